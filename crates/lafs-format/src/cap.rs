@@ -589,15 +589,15 @@ fn b32err(kind: &'static str, field: &'static str, source: base32::Base32Error) 
     }
 }
 
-fn b32<const N: usize>(kind: &'static str, field: &'static str, s: &str) -> Result<[u8; N], CapError> {
+fn b32<const N: usize>(
+    kind: &'static str,
+    field: &'static str,
+    s: &str,
+) -> Result<[u8; N], CapError> {
     // The regexes fix the length first, so a wrong length is a format
     // error even when it happens to decode.
     if s.len() != base32::encoded_len(N) {
-        return Err(b32err(
-            kind,
-            field,
-            base32::Base32Error::BadLength(s.len()),
-        ));
+        return Err(b32err(kind, field, base32::Base32Error::BadLength(s.len())));
     }
     base32::decode_array(s).map_err(|e| b32err(kind, field, e))
 }
@@ -839,7 +839,10 @@ mod tests {
             Cap::parse("URI:LIT:").unwrap(),
             Cap::File(FileCap::Lit(LitCap { data: vec![] }))
         );
-        assert_eq!(Cap::parse("URI:DIR2-LIT:").unwrap().to_string(), "URI:DIR2-LIT:");
+        assert_eq!(
+            Cap::parse("URI:DIR2-LIT:").unwrap().to_string(),
+            "URI:DIR2-LIT:"
+        );
         let ssk = "URI:SSK:5mcjppxck7re2kzdol7b5ojmgi:jwjbsudn4z452bo2eqbjdzrvo2f72tav3xyb2llfnfjjsopczi5q";
         assert!(matches!(parse_child(ssk, false), ChildCap::Known(_)));
         match parse_child(&format!("ro.{ssk}"), false) {
@@ -850,10 +853,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let ro = "URI:SSK-RO:ff4ugthp3xvwmoffk2yod4sody:jwjbsudn4z452bo2eqbjdzrvo2f72tav3xyb2llfnfjjsopczi5q";
-        assert!(matches!(parse_child(&format!("ro.{ro}"), false), ChildCap::Known(_)));
+        assert!(matches!(
+            parse_child(&format!("ro.{ro}"), false),
+            ChildCap::Known(_)
+        ));
         assert!(matches!(
             parse_child(&format!("imm.{ro}"), false),
-            ChildCap::Unknown(UnknownCap { error: Some(CapError::MustBeDeepImmutable(_)), .. })
+            ChildCap::Unknown(UnknownCap {
+                error: Some(CapError::MustBeDeepImmutable(_)),
+                ..
+            })
         ));
         assert!(matches!(
             parse_child("URI:NEW-THING:abc", false),

@@ -141,7 +141,12 @@ fn next_multiple(a: u64, k: u64) -> Option<u64> {
 
 impl Geometry {
     /// Writer's geometry: the segment size shrinks for small files.
-    pub fn new(size: u64, needed: u16, total: u16, max_segment_size: u64) -> Result<Self, ParamsError> {
+    pub fn new(
+        size: u64,
+        needed: u16,
+        total: u16,
+        max_segment_size: u64,
+    ) -> Result<Self, ParamsError> {
         if max_segment_size == 0 {
             return Err(ParamsError::ZeroSegmentSize);
         }
@@ -244,7 +249,10 @@ mod tests {
     fn geometry_examples() {
         // spec §4.3 example: 310 bytes, 3-of-10.
         let g = Geometry::new(310, 3, 10, 131072).unwrap();
-        assert_eq!((g.segment_size, g.num_segments, g.padded_tail), (312, 1, 312));
+        assert_eq!(
+            (g.segment_size, g.num_segments, g.padded_tail),
+            (312, 1, 312)
+        );
         assert_eq!(g.share_size, 104);
         let g = Geometry::new(263144, 3, 10, 131072).unwrap();
         assert_eq!(g.segment_size, 131073);

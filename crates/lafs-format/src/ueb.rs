@@ -274,12 +274,18 @@ mod tests {
         let mut b = sample().to_bytes();
         b.extend_from_slice(b"zzz_future:3:abc,");
         let u = Ueb::parse(&b).unwrap();
-        assert_eq!(u.extra.get("zzz_future").map(Vec::as_slice), Some(&b"abc"[..]));
+        assert_eq!(
+            u.extra.get("zzz_future").map(Vec::as_slice),
+            Some(&b"abc"[..])
+        );
         assert_eq!(
             Ueb::parse(b"segment_size:1:5,"),
             Err(UebError::Missing("crypttext_root_hash"))
         );
-        assert!(matches!(Ueb::parse(&vec![b'a'; 2000]), Err(UebError::TooLong(2000))));
+        assert!(matches!(
+            Ueb::parse(&vec![b'a'; 2000]),
+            Err(UebError::TooLong(2000))
+        ));
     }
 
     proptest! {

@@ -22,7 +22,8 @@ struct Case {
 
 #[test]
 fn test_vectors_yaml_caps_round_trip() {
-    let Some(v) = lafs_testing::read_yaml::<Vectors>("tahoe-lafs/integration/vectors/test_vectors.yaml")
+    let Some(v) =
+        lafs_testing::read_yaml::<Vectors>("tahoe-lafs/integration/vectors/test_vectors.yaml")
     else {
         return;
     };
@@ -105,16 +106,23 @@ fn arb_format() -> impl Strategy<Value = MutableFormat> {
 fn arb_file_cap() -> impl Strategy<Value = FileCap> {
     let kn = (1u16..=256).prop_flat_map(|n| (1u16..=n, Just(n)));
     prop_oneof![
-        proptest::collection::vec(any::<u8>(), 0..80).prop_map(|data| FileCap::Lit(LitCap { data })),
-        (any::<[u8; 16]>(), any::<[u8; 32]>(), kn.clone(), any::<u64>()).prop_map(
-            |(k, h, (needed, total), size)| FileCap::ChkRead(ChkReadCap {
-                key: AesKey::from_bytes(k),
-                ueb_hash: h,
-                needed,
-                total,
-                size
-            })
-        ),
+        proptest::collection::vec(any::<u8>(), 0..80)
+            .prop_map(|data| FileCap::Lit(LitCap { data })),
+        (
+            any::<[u8; 16]>(),
+            any::<[u8; 32]>(),
+            kn.clone(),
+            any::<u64>()
+        )
+            .prop_map(
+                |(k, h, (needed, total), size)| FileCap::ChkRead(ChkReadCap {
+                    key: AesKey::from_bytes(k),
+                    ueb_hash: h,
+                    needed,
+                    total,
+                    size
+                })
+            ),
         (any::<[u8; 16]>(), any::<[u8; 32]>(), kn, any::<u64>()).prop_map(
             |(k, h, (needed, total), size)| FileCap::ChkVerify(ChkVerifyCap {
                 storage_index: StorageIndex(k),

@@ -47,7 +47,8 @@ fn expand(seed: &[u8], length: usize) -> Vec<u8> {
 
 /// Check every CHK case with this (k, N), optionally only the small files.
 fn run(k: u16, n: u16, part: &str, sizes: impl Fn(usize) -> bool) {
-    let Some(v) = lafs_testing::read_yaml::<Vectors>("tahoe-lafs/integration/vectors/test_vectors.yaml")
+    let Some(v) =
+        lafs_testing::read_yaml::<Vectors>("tahoe-lafs/integration/vectors/test_vectors.yaml")
     else {
         return;
     };
@@ -65,7 +66,12 @@ fn run(k: u16, n: u16, part: &str, sizes: impl Fn(usize) -> bool) {
         };
         let secret = ConvergenceSecret::new(lafs_testing::b64(&c.convergence));
         let cap = encode_cap(&data, &secret, &params).unwrap();
-        assert_eq!(cap.to_string(), c.expected, "k={k} N={n} len={}", c.sample.length);
+        assert_eq!(
+            cap.to_string(),
+            c.expected,
+            "k={k} N={n} len={}",
+            c.sample.length
+        );
         count += 1;
     }
     assert!(count > 0);

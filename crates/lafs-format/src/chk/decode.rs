@@ -183,15 +183,14 @@ pub fn verify_share<'a>(
         leaves.push(block_hash(b));
     }
     let tree = HashTree::new(&leaves);
+    // Leaves first, so a bad block is reported as such rather than as the
+    // root it also spoils.
+    let first_leaf = need / 2;
+    if let Some(j) = (0..nseg).find(|&j| leaves[j] != share.block_hash_tree[first_leaf + j]) {
+        return Err(ShareError::Block { segment: j as u64 });
+    }
     if let Some(i) = (0..need).find(|&i| tree.nodes()[i] != share.block_hash_tree[i]) {
-        let first_leaf = need / 2;
-        return Err(if i >= first_leaf && i - first_leaf < nseg {
-            ShareError::Block {
-                segment: (i - first_leaf) as u64,
-            }
-        } else {
-            ShareError::BlockTreeNode(i)
-        });
+        return Err(ShareError::BlockTreeNode(i));
     }
 
     // 2. Share hash chain: block-tree root is leaf `shnum` under share_root.
@@ -203,6 +202,11 @@ pub fn verify_share<'a>(
     }
     st.verify_leaf(usize::from(shnum), tree.root(), &chain)
         .map_err(ShareError::ShareChain)?;
+    // Like Tahoe's `set_hashes`, refuse a chain carrying any hash that does
+    // not belong to the proven path (a corrupted index, a stray entry).
+    if let Some((&i, _)) = chain.iter().find(|(i, h)| st.get(**i) != Some(*h)) {
+        return Err(ShareError::ShareChain(HashTreeError::Mismatch(i)));
+    }
 
     // 4. Crypttext tree: consistent, rooted at the UEB's root.
     let ct = &share.crypttext_hash_tree;
@@ -215,7 +219,8 @@ pub fn verify_share<'a>(
     if ct[0] != ueb.crypttext_root_hash {
         return Err(ShareError::CrypttextTreeNode(0));
     }
-    if let Some(i) = (0..need / 2).find(|&i| internal_node(&ct[2 * i + 1], &ct[2 * i + 2]) != ct[i]) {
+    if let Some(i) = (0..need / 2).find(|&i| internal_node(&ct[2 * i + 1], &ct[2 * i + 2]) != ct[i])
+    {
         return Err(ShareError::CrypttextTreeNode(i));
     }
     Ok(VerifiedShare {

@@ -181,7 +181,8 @@ impl ChkEncoder {
                 expected: g.num_segments,
             });
         }
-        let block_trees: Vec<HashTree> = self.block_hashes.iter().map(|h| HashTree::new(h)).collect();
+        let block_trees: Vec<HashTree> =
+            self.block_hashes.iter().map(|h| HashTree::new(h)).collect();
         let roots: Vec<Hash> = block_trees.iter().map(HashTree::root).collect();
         let share_tree = HashTree::new(&roots);
         let crypttext_tree = HashTree::new(&self.segment_hashes);

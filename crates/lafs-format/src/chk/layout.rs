@@ -305,7 +305,8 @@ pub fn share_trailer(
     ueb: &[u8],
 ) -> Vec<u8> {
     let tree_bytes = crypttext_tree.nodes().len() * 32;
-    let mut out = Vec::with_capacity(3 * tree_bytes + chain.len() * CHAIN_RECORD_LEN + 8 + ueb.len());
+    let mut out =
+        Vec::with_capacity(3 * tree_bytes + chain.len() * CHAIN_RECORD_LEN + 8 + ueb.len());
     out.resize(tree_bytes, 0);
     out.extend_from_slice(&crypttext_tree.to_bytes());
     out.extend_from_slice(&block_tree.to_bytes());
@@ -414,10 +415,12 @@ impl<'a> ChkShare<'a> {
             LayoutVersion::V2 => be_u64(len_field, 0),
         };
         let ueb_start = o.uri_extension + lf;
-        let ueb_end = ueb_start.checked_add(ueb_len).ok_or(LayoutError::Truncated {
-            need: u64::MAX,
-            have: b.len() as u64,
-        })?;
+        let ueb_end = ueb_start
+            .checked_add(ueb_len)
+            .ok_or(LayoutError::Truncated {
+                need: u64::MAX,
+                have: b.len() as u64,
+            })?;
         let ueb = section(b, ueb_start, ueb_end)?;
         let trailing = &b[ueb_end as usize..];
         Ok(ChkShare {
