@@ -174,7 +174,7 @@ impl Geometry {
             return Err(ParamsError::ZeroSegmentSize);
         }
         let k = u64::from(needed);
-        if segment_size % k != 0 {
+        if !segment_size.is_multiple_of(k) {
             return Err(ParamsError::SegmentNotMultipleOfK {
                 segment_size,
                 k: needed,

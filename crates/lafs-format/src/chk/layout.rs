@@ -359,7 +359,7 @@ impl std::fmt::Debug for ChkShare<'_> {
     }
 }
 
-fn section<'a>(b: &'a [u8], from: u64, to: u64) -> Result<&'a [u8], LayoutError> {
+fn section(b: &[u8], from: u64, to: u64) -> Result<&[u8], LayoutError> {
     let have = b.len() as u64;
     if to > have {
         return Err(LayoutError::Truncated { need: to, have });
@@ -369,7 +369,7 @@ fn section<'a>(b: &'a [u8], from: u64, to: u64) -> Result<&'a [u8], LayoutError>
 }
 
 fn hashes(s: &[u8], name: &'static str) -> Result<Vec<Hash>, LayoutError> {
-    if s.len() % 32 != 0 {
+    if !s.len().is_multiple_of(32) {
         return Err(LayoutError::PartialRecord(name));
     }
     Ok(s.chunks_exact(32)
@@ -397,7 +397,7 @@ impl<'a> ChkShare<'a> {
             "block hash tree",
         )?;
         let chain = section(b, o.share_hashes, o.uri_extension)?;
-        if chain.len() % CHAIN_RECORD_LEN != 0 {
+        if !chain.len().is_multiple_of(CHAIN_RECORD_LEN) {
             return Err(LayoutError::PartialRecord("share hash chain"));
         }
         let share_hashes = chain
