@@ -409,7 +409,7 @@ impl Cap {
     pub fn is_dir(&self) -> bool {
         matches!(self, Cap::Dir(_))
     }
-    /// The storage index, `None` for literal files and directories.
+    /// The storage index, `None` for literal files and literal directories.
     pub fn storage_index(&self) -> Option<StorageIndex> {
         self.file().storage_index()
     }

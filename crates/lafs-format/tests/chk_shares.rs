@@ -310,3 +310,47 @@ proptest! {
         prop_assert!(verify_share(&file.cap.verifier(), 0, &s).is_err() || s == shares[0]);
     }
 }
+
+#[test]
+fn streaming_encoder_contract() {
+    use lafs_format::chk::encode::{convergent_geometry, EncodeError};
+    use lafs_format::chk::ChkEncoder;
+    let data = sample(1000);
+    let secret = ConvergenceSecret::new(b"s".to_vec());
+    let p = params(3, 5, 300);
+    let (g, key) = convergent_geometry(&data, &secret, &p).unwrap();
+    assert_eq!((g.segment_size, g.num_segments, g.tail_size), (300, 4, 100));
+    let mut enc = ChkEncoder::new(g, key.clone()).unwrap();
+    assert!(matches!(
+        enc.push_segment(&data[..299]),
+        Err(EncodeError::SegmentLength {
+            segment: 0,
+            expected: 300,
+            got: 299
+        })
+    ));
+    let mut blocks0 = Vec::new();
+    let mut off = 0;
+    while let Some(len) = enc.next_segment_len() {
+        let blocks = enc.push_segment(&data[off..off + len as usize]).unwrap();
+        assert_eq!(blocks.len(), 5);
+        blocks0.extend_from_slice(&blocks[0]);
+        off += len as usize;
+    }
+    assert!(enc.push_segment(&[]).is_err());
+    let file = enc.finish().unwrap();
+    let (file2, shares) = encode_shares(&data, &secret, &p, None).unwrap();
+    assert_eq!(file.cap, file2.cap);
+    // Share 0's blocks are the share's data area.
+    let s0 = ChkShare::parse(&shares[0]).unwrap();
+    assert_eq!(s0.data, blocks0.as_slice());
+    // Finishing early is refused.
+    let enc = ChkEncoder::new(g, key).unwrap();
+    assert!(matches!(
+        enc.finish(),
+        Err(EncodeError::SegmentCount {
+            pushed: 0,
+            expected: 4
+        })
+    ));
+}
