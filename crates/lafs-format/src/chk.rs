@@ -45,6 +45,7 @@ pub mod layout;
 mod set_order;
 
 pub use decode::{decode, verify_share, BadShare, DecodeError, Decoded, ShareError, VerifiedShare};
+pub use encode::convergent_geometry;
 pub use encode::{encode_cap, encode_shares, ChkEncoder, EncodedFile};
 pub use layout::{ChkShare, LayoutError, LayoutVersion, Offsets, ShareHeader};
 pub use set_order::cpython_set_order;

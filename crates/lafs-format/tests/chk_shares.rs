@@ -354,3 +354,26 @@ fn streaming_encoder_contract() {
         })
     ));
 }
+
+#[test]
+fn v2_chosen_when_share_exceeds_4_gib() {
+    use lafs_format::chk::{Geometry, LayoutError};
+    // 13 GiB at 3-of-10: each share holds ~4.33 GiB of blocks.
+    let g = Geometry::new(13 << 30, 3, 10, 1 << 20).unwrap();
+    assert!(g.share_size >= 1 << 32);
+    assert_eq!(
+        ShareHeader::for_share(&g, None).unwrap().version,
+        LayoutVersion::V2
+    );
+    assert_eq!(
+        ShareHeader::for_share(&g, Some(LayoutVersion::V1)),
+        Err(LayoutError::TooLargeForV1)
+    );
+    let small = Geometry::new(1000, 3, 10, 1 << 20).unwrap();
+    let h = ShareHeader::for_share(&small, None).unwrap();
+    assert_eq!(h.version, LayoutVersion::V1);
+    // Header bytes parse back.
+    assert_eq!(ShareHeader::parse(&h.to_bytes()).unwrap(), h);
+    let h2 = ShareHeader::for_share(&g, None).unwrap();
+    assert_eq!(ShareHeader::parse(&h2.to_bytes()).unwrap(), h2);
+}

@@ -263,7 +263,7 @@ impl EncodedFile {
 
     /// The header every share of this file carries.
     pub fn share_header(&self, version: Option<LayoutVersion>) -> Result<ShareHeader, LayoutError> {
-        ShareHeader::for_share(&self.geometry, self.ueb_bytes.len(), version)
+        ShareHeader::for_share(&self.geometry, version)
     }
 
     /// Everything after share `shnum`'s blocks.

@@ -204,12 +204,11 @@ impl ShareHeader {
         Ok(())
     }
 
-    /// The writer's header for one share of a file with `num_segments`
-    /// segments, `share_size` bytes of blocks, `total` shares and a UEB of
-    /// `ueb_len` bytes. `version = None` picks v1 when everything fits.
+    /// The writer's header for the shares of a file with this geometry
+    /// (the UEB length does not enter it). `version = None` picks v1 when
+    /// it fits.
     pub fn for_share(
         geometry: &super::Geometry,
-        ueb_len: usize,
         version: Option<LayoutVersion>,
     ) -> Result<ShareHeader, LayoutError> {
         let tree = (crate::hashtree::tree_len(
@@ -239,10 +238,11 @@ impl ShareHeader {
                 },
             })
         };
+        // Exactly Tahoe's test (`WriteBucketProxy._create_offsets`): block
+        // size, share size and the last offset must be below 2^32; the UEB
+        // itself may run past it.
         let fits_v1 = |h: &ShareHeader| {
-            let end = h.offsets.uri_extension + 4 + ueb_len as u64;
-            // Tahoe checks block_size, share_size and every offset.
-            [h.block_size, h.data_size, h.offsets.uri_extension, end]
+            [h.block_size, h.data_size, h.offsets.uri_extension]
                 .iter()
                 .all(|&x| x < 1 << 32)
         };
