@@ -864,6 +864,41 @@ mod tests {
                 ..
             })
         ));
+        // A write cap under `imm.` (or in an immutable directory) is refused
+        // as not deep-immutable; under `ro.` as writeable.
+        let dir = "URI:DIR2:5wp23saa7oxr2lw6ly7iawyndy:4j7ki5a64zkzo2jpynqdacgejtpibpd5k25eexzdidnheaczsxlq";
+        assert!(matches!(
+            parse_child(&format!("imm.{dir}"), false),
+            ChildCap::Unknown(UnknownCap {
+                error: Some(CapError::MustBeDeepImmutable(_)),
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_child(dir, true),
+            ChildCap::Unknown(UnknownCap {
+                error: Some(CapError::MustBeDeepImmutable(_)),
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_child(&format!("ro.{dir}"), false),
+            ChildCap::Unknown(UnknownCap {
+                error: Some(CapError::MustNotBeWriteable(_)),
+                ..
+            })
+        ));
+        // Immutable caps and verifiers are fine anywhere.
+        let chk = "URI:CHK:lm2lije2iii3xi4nhiadnz4tpu:doc7ml5fvipuhmhoqkn33edag27z3waqclzxpbhpnxom6wjsagka:3:10:1000";
+        assert!(matches!(
+            parse_child(&format!("imm.{chk}"), true),
+            ChildCap::Known(_)
+        ));
+        let ver = "URI:SSK-Verifier:arzawcbttbim763un3qoncffdq:jwjbsudn4z452bo2eqbjdzrvo2f72tav3xyb2llfnfjjsopczi5q";
+        assert!(matches!(
+            parse_child(&format!("imm.{ver}"), false),
+            ChildCap::Known(_)
+        ));
         assert!(matches!(
             parse_child("URI:NEW-THING:abc", false),
             ChildCap::Unknown(UnknownCap { error: None, .. })
