@@ -1,0 +1,282 @@
+//! In-memory retrieve: shares → verified plaintext (spec §5.3, §5.7).
+//!
+//! Each share is checked on its own, and a share that fails any check is
+//! set aside with its share number and the reason ([`ShareFailure`]):
+//!
+//! 1. parse by offsets ([`MutableShare::parse`]);
+//! 2. `H_PUBKEY(verification key) == fingerprint` from the cap;
+//! 3. RSA-PSS signature over the stored signed prefix;
+//! 4. block hashes (SDMF `H(block)`, MDMF `H(salt‖block)`) rebuild the
+//!    stored block hash tree, node for node;
+//! 5. the block-tree root, with the stored share hash chain, reaches the
+//!    signed `root_hash`;
+//! 6. writers only: `H_WRITEKEY(AES-CTR(writekey, enc_privkey)) == writekey`.
+//!
+//! Valid shares are grouped by version `(seqnum, root_hash)`; the highest
+//! seqnum with at least k distinct shares is decoded with zfec and each
+//! segment decrypted with its own datakey. The network retriever reuses
+//! [`validate_share`] per share as blocks arrive.
+
+use super::rsa::{verify_spki, KeyChain, VerifyError};
+use super::share::{MutableShare, ShareError, Version};
+use crate::hash::{block_hash, Hash};
+use crate::hashtree::{HashTree, HashTreeError, PartialHashTree};
+use crate::keys::{ct_eq, mutable as mkeys};
+use std::collections::BTreeMap;
+use zeroize::Zeroizing;
+
+/// Why one share was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShareCheckError {
+    /// It does not parse.
+    #[error(transparent)]
+    Parse(#[from] ShareError),
+    /// Its verification key does not hash to the cap's fingerprint.
+    #[error("verification key does not match the cap's fingerprint")]
+    WrongFingerprint,
+    /// The signature does not verify.
+    #[error(transparent)]
+    Signature(#[from] VerifyError),
+    /// A block does not hash into the stored block hash tree.
+    #[error("block hash tree does not match the blocks")]
+    BlockHashTree,
+    /// The block-tree root does not chain to the signed root hash.
+    #[error("share hash chain does not reach the root hash: {0}")]
+    ShareHashChain(HashTreeError),
+    /// The share number is not below N.
+    #[error("share number {shnum} is not below N={n}")]
+    ShareNumber {
+        /// Share number.
+        shnum: u8,
+        /// N.
+        n: u8,
+    },
+    /// The decrypted private key does not hash to the writekey.
+    #[error("encrypted private key does not hash to the writekey")]
+    PrivateKey,
+}
+
+/// One rejected share.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("share {shnum}: {error}")]
+pub struct ShareFailure {
+    /// Its share number.
+    pub shnum: u8,
+    /// Why.
+    pub error: ShareCheckError,
+}
+
+/// Why no plaintext could be recovered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RetrieveError {
+    /// Fewer than k good shares of any version.
+    #[error("not enough good shares: need {needed}, have {have} ({} rejected{})",
+        .failures.len(),
+        .failures.first().map(|f| format!(", first: {f}")).unwrap_or_default())]
+    NotEnoughShares {
+        /// k of the best version (0 if no share parsed).
+        needed: usize,
+        /// Good shares of that version.
+        have: usize,
+        /// Every rejected share and why.
+        failures: Vec<ShareFailure>,
+    },
+    /// The erasure decoder failed (cannot happen with validated shares).
+    #[error("erasure decoding failed: {0}")]
+    Fec(#[from] lafs_fec::FecError),
+}
+
+/// A share that passed every check.
+#[derive(Debug, Clone)]
+pub struct ValidShare<'a> {
+    /// Share number.
+    pub shnum: u8,
+    /// The parsed share.
+    pub share: MutableShare<'a>,
+}
+
+/// Check one share against the cap's keys (steps 1–6 above).
+pub fn validate_share<'a>(
+    keys: &KeyChain,
+    shnum: u8,
+    data: &'a [u8],
+) -> Result<ValidShare<'a>, ShareCheckError> {
+    let share = MutableShare::parse(data)?;
+    let h = &share.header;
+    if shnum >= h.n {
+        return Err(ShareCheckError::ShareNumber { shnum, n: h.n });
+    }
+    if mkeys::fingerprint(share.verification_key) != keys.fingerprint {
+        return Err(ShareCheckError::WrongFingerprint);
+    }
+    verify_spki(share.verification_key, &h.signed_prefix, share.signature)?;
+    let leaves: Vec<Hash> = share
+        .blocks
+        .iter()
+        .map(|(salt, b)| match h.version {
+            Version::Sdmf => block_hash(b),
+            Version::Mdmf => {
+                let mut v = Vec::with_capacity(16 + b.len());
+                v.extend_from_slice(salt);
+                v.extend_from_slice(b);
+                block_hash(&v)
+            }
+        })
+        .collect();
+    let tree = HashTree::new(&leaves);
+    if tree.nodes() != share.block_hash_tree.as_slice() {
+        return Err(ShareCheckError::BlockHashTree);
+    }
+    let mut share_tree = PartialHashTree::new(usize::from(h.n), h.root_hash);
+    let chain: BTreeMap<usize, Hash> = share
+        .share_hash_chain
+        .iter()
+        .map(|(i, h)| (usize::from(*i), *h))
+        .collect();
+    share_tree
+        .verify_leaf(usize::from(shnum), tree.root(), &chain)
+        .map_err(ShareCheckError::ShareHashChain)?;
+    if let Some(wk) = &keys.writekey {
+        let pk = Zeroizing::new(crate::aes::aes128_ctr(wk.as_bytes(), share.enc_privkey));
+        if mkeys::writekey(&pk) != *wk {
+            return Err(ShareCheckError::PrivateKey);
+        }
+    }
+    Ok(ValidShare { shnum, share })
+}
+
+/// A recovered mutable file version.
+#[derive(Clone)]
+pub struct Retrieved {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// SDMF or MDMF.
+    pub version: Version,
+    /// Its sequence number.
+    pub seqnum: u64,
+    /// Its root hash.
+    pub root_hash: Hash,
+    /// k.
+    pub k: u8,
+    /// N.
+    pub n: u8,
+    /// Share numbers used for decoding.
+    pub used: Vec<u8>,
+    /// The decrypted PKCS#8 private key, stored bytes (writers only).
+    pub privkey_der: Option<Zeroizing<Vec<u8>>>,
+    /// Shares that were rejected (the file was recovered without them).
+    pub failures: Vec<ShareFailure>,
+}
+
+impl std::fmt::Debug for Retrieved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retrieved")
+            .field("plaintext_len", &self.plaintext.len())
+            .field("version", &self.version)
+            .field("seqnum", &self.seqnum)
+            .field("k", &self.k)
+            .field("n", &self.n)
+            .field("used", &self.used)
+            .field(
+                "privkey_der",
+                &self.privkey_der.as_ref().map(|_| "<redacted>"),
+            )
+            .field("failures", &self.failures)
+            .finish()
+    }
+}
+
+/// Verify, decode and decrypt the newest recoverable version among
+/// `shares` (`(shnum, share bytes)`).
+pub fn retrieve(keys: &KeyChain, shares: &[(u8, &[u8])]) -> Result<Retrieved, RetrieveError> {
+    let mut failures = Vec::new();
+    // (seqnum, root_hash) -> shnum -> share; first copy of a shnum wins.
+    let mut versions: BTreeMap<(u64, Hash), BTreeMap<u8, MutableShare<'_>>> = BTreeMap::new();
+    for &(shnum, data) in shares {
+        match validate_share(keys, shnum, data) {
+            Ok(v) => {
+                let key = (v.share.header.seqnum, v.share.header.root_hash);
+                versions
+                    .entry(key)
+                    .or_default()
+                    .entry(shnum)
+                    .or_insert(v.share);
+            }
+            Err(error) => failures.push(ShareFailure { shnum, error }),
+        }
+    }
+    // Newest first; a version is recoverable with k distinct shares. All
+    // shares of one version carry the same signed prefix (the root hash
+    // commits to every block), so their parameters agree.
+    let best = versions.iter().rev().find(|(_, m)| {
+        m.values()
+            .next()
+            .is_some_and(|s| m.len() >= usize::from(s.header.k))
+    });
+    let Some((_, group)) = best else {
+        let (needed, have) = versions
+            .values()
+            .next_back()
+            .and_then(|m| {
+                m.values()
+                    .next()
+                    .map(|s| (usize::from(s.header.k), m.len()))
+            })
+            .unwrap_or((0, 0));
+        return Err(RetrieveError::NotEnoughShares {
+            needed,
+            have,
+            failures,
+        });
+    };
+    let first = group
+        .values()
+        .next()
+        .ok_or(RetrieveError::NotEnoughShares {
+            needed: 0,
+            have: 0,
+            failures: Vec::new(),
+        })?;
+    let h = first.header.clone();
+    let k = usize::from(h.k);
+    let used: Vec<(u8, &MutableShare<'_>)> = group.iter().take(k).map(|(n, s)| (*n, s)).collect();
+    let codec = lafs_fec::Codec::cached(k, usize::from(h.n))?;
+    let nseg = first.blocks.len();
+    let mut plaintext = Vec::with_capacity(usize::try_from(h.data_length).unwrap_or(0));
+    for seg in 0..nseg {
+        let inputs: Vec<(usize, &[u8])> = used
+            .iter()
+            .filter_map(|(n, s)| s.blocks.get(seg).map(|(_, b)| (usize::from(*n), *b)))
+            .collect();
+        let pieces = codec.decode_all(&inputs)?;
+        let salt = first.blocks[seg].0;
+        let seglen = usize::try_from(h.segment_len(seg as u64)).unwrap_or(0);
+        let mut segment: Vec<u8> = pieces.concat();
+        segment.truncate(seglen);
+        let datakey = mkeys::datakey(&salt, &keys.readkey);
+        crate::aes::AesCtr::new(datakey.as_bytes()).apply(&mut segment);
+        plaintext.extend_from_slice(&segment);
+    }
+    let privkey_der = keys
+        .writekey
+        .as_ref()
+        .map(|wk| Zeroizing::new(crate::aes::aes128_ctr(wk.as_bytes(), first.enc_privkey)));
+    let privkey_der = privkey_der.filter(|pk| {
+        keys.writekey
+            .as_ref()
+            .is_some_and(|wk| ct_eq(mkeys::writekey(pk).as_bytes(), wk.as_bytes()))
+    });
+    Ok(Retrieved {
+        plaintext,
+        version: h.version,
+        seqnum: h.seqnum,
+        root_hash: h.root_hash,
+        k: h.k,
+        n: h.n,
+        used: used.iter().map(|(n, _)| *n).collect(),
+        privkey_der,
+        failures,
+    })
+}
