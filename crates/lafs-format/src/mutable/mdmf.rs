@@ -28,7 +28,9 @@
 //! verification key zero. We do the same whenever the variable fields fit
 //! (they always do for RSA-2048 and N ≤ 256), so shares are byte-identical.
 
-use super::share::{be_u64, check_range, hash_at, Offsets, ShareError, ShareHeader, Version};
+use super::share::{
+    be_u64, check_range, hash_at, Offsets, ShareError, ShareHeader, SharePieces, Version,
+};
 use crate::hash::Hash;
 
 /// Signed prefix length (`>BQ32sBBQQ`).
@@ -102,25 +104,6 @@ pub(crate) fn parse_header(b: &[u8]) -> Result<ShareHeader, ShareError> {
         offsets,
         signed_prefix: b[..SIGNED_PREFIX_LEN].to_vec(),
     })
-}
-
-/// The pieces of one share, as the publisher produced them.
-#[derive(Clone, Debug)]
-pub struct SharePieces<'a> {
-    /// The 59-byte signed prefix ([`signed_prefix`]).
-    pub signed_prefix: &'a [u8],
-    /// SPKI DER.
-    pub verification_key: &'a [u8],
-    /// Signature over the signed prefix.
-    pub signature: &'a [u8],
-    /// Share hash chain, sorted by index, leaf excluded.
-    pub share_hash_chain: &'a [(u16, Hash)],
-    /// All block hash tree nodes.
-    pub block_hash_tree: &'a [Hash],
-    /// `(salt, block)` per segment.
-    pub blocks: &'a [([u8; 16], Vec<u8>)],
-    /// Encrypted private key.
-    pub enc_privkey: &'a [u8],
 }
 
 /// Pack an MDMF share the way Python's `MDMFSlotWriteProxy` lays it out.

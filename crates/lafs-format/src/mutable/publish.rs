@@ -18,10 +18,10 @@
 //! test-and-set write vectors; [`Encoded::share`] packs one share whole.
 
 use super::rsa::PrivateKey;
-use super::share::Version;
+use super::share::{block_leaf_hash, SaltedBlock, SharePieces, Version};
 use super::{mdmf, sdmf};
 use crate::aes::AesCtr;
-use crate::hash::{block_hash, Hash};
+use crate::hash::Hash;
 use crate::hashtree::HashTree;
 use crate::keys::mutable as mkeys;
 
@@ -129,33 +129,24 @@ impl Encoded {
         let blocks = self.blocks.get(shnum)?;
         let tree = self.block_trees.get(shnum)?;
         let chain = self.share_hash_chain(shnum);
+        let salted: Vec<SaltedBlock<'_>> = self
+            .salts
+            .iter()
+            .copied()
+            .zip(blocks.iter().map(Vec::as_slice))
+            .collect();
+        let pieces = SharePieces {
+            signed_prefix: &self.signed_prefix,
+            verification_key: &self.verification_key,
+            signature: &self.signature,
+            share_hash_chain: &chain,
+            block_hash_tree: tree.nodes(),
+            blocks: &salted,
+            enc_privkey: &self.enc_privkey,
+        };
         Some(match self.params.version {
-            Version::Sdmf => sdmf::pack_share(&sdmf::SharePieces {
-                signed_prefix: &self.signed_prefix,
-                verification_key: &self.verification_key,
-                signature: &self.signature,
-                share_hash_chain: &chain,
-                block_hash_tree: tree.nodes(),
-                block: blocks.first().map(Vec::as_slice).unwrap_or(&[]),
-                enc_privkey: &self.enc_privkey,
-            }),
-            Version::Mdmf => {
-                let with_salts: Vec<([u8; 16], Vec<u8>)> = self
-                    .salts
-                    .iter()
-                    .copied()
-                    .zip(blocks.iter().cloned())
-                    .collect();
-                mdmf::pack_share(&mdmf::SharePieces {
-                    signed_prefix: &self.signed_prefix,
-                    verification_key: &self.verification_key,
-                    signature: &self.signature,
-                    share_hash_chain: &chain,
-                    block_hash_tree: tree.nodes(),
-                    blocks: &with_salts,
-                    enc_privkey: &self.enc_privkey,
-                })
-            }
+            Version::Sdmf => sdmf::pack_share(&pieces),
+            Version::Mdmf => mdmf::pack_share(&pieces),
         })
     }
 
@@ -220,15 +211,7 @@ pub fn encode(
             let leaves: Vec<Hash> = share_blocks
                 .iter()
                 .zip(&seg_salts)
-                .map(|(b, salt)| match params.version {
-                    Version::Sdmf => block_hash(b),
-                    Version::Mdmf => {
-                        let mut v = Vec::with_capacity(16 + b.len());
-                        v.extend_from_slice(salt);
-                        v.extend_from_slice(b);
-                        block_hash(&v)
-                    }
-                })
+                .map(|(b, salt)| block_leaf_hash(params.version, salt, b))
                 .collect();
             HashTree::new(&leaves)
         })

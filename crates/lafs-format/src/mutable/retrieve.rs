@@ -18,8 +18,8 @@
 //! [`validate_share`] per share as blocks arrive.
 
 use super::rsa::{verify_spki, KeyChain, VerifyError};
-use super::share::{MutableShare, ShareError, Version};
-use crate::hash::{block_hash, Hash};
+use super::share::{block_leaf_hash, MutableShare, ShareError, Version};
+use crate::hash::Hash;
 use crate::hashtree::{HashTree, HashTreeError, PartialHashTree};
 use crate::keys::{ct_eq, mutable as mkeys};
 use std::collections::BTreeMap;
@@ -115,15 +115,7 @@ pub fn validate_share<'a>(
     let leaves: Vec<Hash> = share
         .blocks
         .iter()
-        .map(|(salt, b)| match h.version {
-            Version::Sdmf => block_hash(b),
-            Version::Mdmf => {
-                let mut v = Vec::with_capacity(16 + b.len());
-                v.extend_from_slice(salt);
-                v.extend_from_slice(b);
-                block_hash(&v)
-            }
-        })
+        .map(|(salt, b)| block_leaf_hash(h.version, salt, b))
         .collect();
     let tree = HashTree::new(&leaves);
     if tree.nodes() != share.block_hash_tree.as_slice() {

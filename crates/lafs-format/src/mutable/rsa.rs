@@ -120,10 +120,7 @@ impl PrivateKey {
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, RsaError> {
         check_bits(der::pkcs1_private_modulus_bits(der)?)?;
         let pair = KeyPair::from_der(der).map_err(|e| RsaError::Rejected(e.description_()))?;
-        let p8 = pair
-            .as_der()
-            .map_err(|_| RsaError::Rejected("cannot serialize as PKCS#8"))?;
-        Self::from_parts(pair, p8.as_ref().to_vec())
+        Self::canonical(pair)
     }
 
     /// Read a PKCS#8 DER and keep its bytes **verbatim** (the form used for
@@ -140,6 +137,11 @@ impl PrivateKey {
     pub fn from_pkcs8_der_canonical(der: &[u8]) -> Result<Self, RsaError> {
         check_bits(der::pkcs8_private_modulus_bits(der)?)?;
         let pair = KeyPair::from_pkcs8(der).map_err(|e| RsaError::Rejected(e.description_()))?;
+        Self::canonical(pair)
+    }
+
+    /// Keep the key with its canonical PKCS#8 serialization.
+    fn canonical(pair: KeyPair) -> Result<Self, RsaError> {
         let p8 = pair
             .as_der()
             .map_err(|_| RsaError::Rejected("cannot serialize as PKCS#8"))?;

@@ -22,7 +22,7 @@
 //! key runs from the end of the header to the signature offset.
 
 use super::share::{
-    be_u32, be_u64, check_range, hash_at, Offsets, ShareError, ShareHeader, Version,
+    be_u32, be_u64, check_range, hash_at, Offsets, ShareError, ShareHeader, SharePieces, Version,
 };
 use crate::hash::Hash;
 
@@ -98,25 +98,6 @@ pub(crate) fn parse_header(b: &[u8]) -> Result<ShareHeader, ShareError> {
     })
 }
 
-/// The pieces of one share, as the publisher produced them.
-#[derive(Clone, Debug)]
-pub struct SharePieces<'a> {
-    /// The 75-byte signed prefix ([`signed_prefix`]).
-    pub signed_prefix: &'a [u8],
-    /// SPKI DER.
-    pub verification_key: &'a [u8],
-    /// Signature over the signed prefix.
-    pub signature: &'a [u8],
-    /// Share hash chain, sorted by index, leaf excluded.
-    pub share_hash_chain: &'a [(u16, Hash)],
-    /// All block hash tree nodes.
-    pub block_hash_tree: &'a [Hash],
-    /// The one block (empty for an empty file).
-    pub block: &'a [u8],
-    /// Encrypted private key.
-    pub enc_privkey: &'a [u8],
-}
-
 /// Pack an SDMF share, fields back to back (Python's `pack_share`).
 pub fn pack_share(p: &SharePieces<'_>) -> Vec<u8> {
     let chain_len = p.share_hash_chain.len() * 34;
@@ -125,7 +106,8 @@ pub fn pack_share(p: &SharePieces<'_>) -> Vec<u8> {
     let chain = sig + p.signature.len();
     let bht = chain + chain_len;
     let sd = bht + bht_len;
-    let epk = sd + p.block.len();
+    let block: &[u8] = p.blocks.first().map(|(_, b)| *b).unwrap_or(&[]);
+    let epk = sd + block.len();
     let eof = epk + p.enc_privkey.len();
     let mut out = Vec::with_capacity(eof);
     out.extend_from_slice(p.signed_prefix);
@@ -146,7 +128,7 @@ pub fn pack_share(p: &SharePieces<'_>) -> Vec<u8> {
     for h in p.block_hash_tree {
         out.extend_from_slice(h);
     }
-    out.extend_from_slice(p.block);
+    out.extend_from_slice(block);
     out.extend_from_slice(p.enc_privkey);
     out
 }

@@ -301,6 +301,40 @@ pub(crate) fn check_range(
     Ok(())
 }
 
+/// The pieces of one share as a publisher produced them; [`super::sdmf::pack_share`]
+/// and [`super::mdmf::pack_share`] lay them out.
+#[derive(Clone, Debug)]
+pub struct SharePieces<'a> {
+    /// The signed prefix (75 bytes SDMF, 59 MDMF).
+    pub signed_prefix: &'a [u8],
+    /// SPKI DER.
+    pub verification_key: &'a [u8],
+    /// Signature over the signed prefix.
+    pub signature: &'a [u8],
+    /// Share hash chain, sorted by index, leaf excluded.
+    pub share_hash_chain: &'a [(u16, Hash)],
+    /// All block hash tree nodes.
+    pub block_hash_tree: &'a [Hash],
+    /// `(salt, block)` per segment (SDMF: at most one; its salt is in the prefix).
+    pub blocks: &'a [SaltedBlock<'a>],
+    /// Encrypted private key.
+    pub enc_privkey: &'a [u8],
+}
+
+/// Leaf of a share's block hash tree (spec §5.3): SDMF `H_BLOCK(block)`,
+/// MDMF `H_BLOCK(salt || block)` (which authenticates the salt).
+pub fn block_leaf_hash(version: Version, salt: &[u8; 16], block: &[u8]) -> Hash {
+    match version {
+        Version::Sdmf => crate::hash::block_hash(block),
+        Version::Mdmf => {
+            let mut h = crate::hash::TaggedHasher::new(crate::hash::tags::BLOCK);
+            h.update(salt);
+            h.update(block);
+            h.finalize()
+        }
+    }
+}
+
 /// One segment's salt and block.
 pub type SaltedBlock<'a> = ([u8; 16], &'a [u8]);
 
