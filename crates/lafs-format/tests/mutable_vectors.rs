@@ -335,3 +335,41 @@ fn tahoe_1_2_0_sdmf_shares() {
     assert_eq!(Some(key.writekey()), keys.writekey);
     lafs_testing::report_family("Tahoe 1.2.0 SDMF stored shares (e=17, decode)", files.len());
 }
+
+#[test]
+fn key_errors_and_redaction() {
+    assert_eq!(PrivateKey::from_pem("hello").unwrap_err(), RsaError::NotPem);
+    assert_eq!(
+        PrivateKey::from_pem(
+            "-----BEGIN RSA PRIVATE KEY-----\n!!!\n-----END RSA PRIVATE KEY-----\n"
+        )
+        .unwrap_err(),
+        RsaError::PemBase64
+    );
+    assert!(matches!(
+        PrivateKey::from_pem(
+            "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"
+        ),
+        Err(RsaError::Der(_))
+    ));
+    assert!(matches!(
+        PrivateKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"),
+        Err(RsaError::NotPem)
+    ));
+    let Some(pem) = lafs_testing::read_vector(&format!("{DATA}/openssl-rsa-2048-2.txt")) else {
+        return;
+    };
+    let key = PrivateKey::from_pem(std::str::from_utf8(&pem).unwrap()).unwrap();
+    let dbg = format!("{key:?} {:?}", key.key_chain());
+    assert!(dbg.contains("redacted"), "{dbg}");
+    let b64 = base32::encode(&key.pkcs8_der()[..16]);
+    assert!(!dbg.contains(&b64));
+    // PKCS#1 and PKCS#8 inputs of one key give one writekey.
+    let again = PrivateKey::from_pkcs8_der(key.pkcs8_der()).unwrap();
+    assert_eq!(again.write_cap_material(), key.write_cap_material());
+    // A signature from a key verifies with its public key only.
+    let sig = key.sign(b"prefix").unwrap();
+    key.public_key().verify(b"prefix", &sig).unwrap();
+    assert!(key.public_key().verify(b"prefiX", &sig).is_err());
+    assert!(lafs_format::mutable::rsa::verify_spki(b"junk", b"prefix", &sig).is_err());
+}

@@ -88,6 +88,9 @@ pub enum RetrieveError {
     Fec(#[from] lafs_fec::FecError),
 }
 
+/// How retrieve tells versions apart: seqnum first, so the newest sorts last.
+type VersionKey = (u64, Hash, Vec<u8>);
+
 /// A share that passed every check.
 #[derive(Debug, Clone)]
 pub struct ValidShare<'a> {
@@ -184,12 +187,15 @@ impl std::fmt::Debug for Retrieved {
 /// `shares` (`(shnum, share bytes)`).
 pub fn retrieve(keys: &KeyChain, shares: &[(u8, &[u8])]) -> Result<Retrieved, RetrieveError> {
     let mut failures = Vec::new();
-    // (seqnum, root_hash) -> shnum -> share; first copy of a shnum wins.
-    let mut versions: BTreeMap<(u64, Hash), BTreeMap<u8, MutableShare<'_>>> = BTreeMap::new();
+    // Version = (seqnum, root_hash, whole signed prefix), as Python's
+    // verinfo: shares only mix if they agree on k, N and the sizes too.
+    // shnum -> share; the first copy of a shnum wins.
+    let mut versions: BTreeMap<VersionKey, BTreeMap<u8, MutableShare<'_>>> = BTreeMap::new();
     for &(shnum, data) in shares {
         match validate_share(keys, shnum, data) {
             Ok(v) => {
-                let key = (v.share.header.seqnum, v.share.header.root_hash);
+                let h = &v.share.header;
+                let key = (h.seqnum, h.root_hash, h.signed_prefix.clone());
                 versions
                     .entry(key)
                     .or_default()
@@ -199,9 +205,7 @@ pub fn retrieve(keys: &KeyChain, shares: &[(u8, &[u8])]) -> Result<Retrieved, Re
             Err(error) => failures.push(ShareFailure { shnum, error }),
         }
     }
-    // Newest first; a version is recoverable with k distinct shares. All
-    // shares of one version carry the same signed prefix (the root hash
-    // commits to every block), so their parameters agree.
+    // Newest first; a version is recoverable with k distinct shares.
     let best = versions.iter().rev().find(|(_, m)| {
         m.values()
             .next()
