@@ -194,12 +194,13 @@ pub fn encode(
         };
         seg_salts.push(salt);
         let datakey = mkeys::datakey(&salt, &readkey);
+        // `chunks` never yields an empty segment, so piece >= 1. The
+        // ciphertext is zero-padded to k pieces before erasure coding.
         let piece = seg.len().div_ceil(k);
         let mut buf = vec![0u8; piece * k];
         buf[..seg.len()].copy_from_slice(seg);
         AesCtr::new(datakey.as_bytes()).apply(&mut buf[..seg.len()]);
-        let inputs: Vec<&[u8]> = buf.chunks(piece.max(1)).take(k).collect();
-        let inputs: Vec<&[u8]> = if piece == 0 { vec![&[][..]; k] } else { inputs };
+        let inputs: Vec<&[u8]> = buf.chunks(piece).collect();
         let all = codec.encode_all(&inputs)?;
         for (shnum, b) in all.into_iter().enumerate() {
             blocks[shnum].push(b);
