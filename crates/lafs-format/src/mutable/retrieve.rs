@@ -14,14 +14,16 @@
 //!
 //! Valid shares are grouped by version `(seqnum, root_hash)`; the highest
 //! seqnum with at least k distinct shares is decoded with zfec and each
-//! segment decrypted with its own datakey. The network retriever reuses
-//! [`validate_share`] per share as blocks arrive.
+//! segment decrypted with its own datakey. The network servermap and
+//! retriever reuse the steps one by one: [`check_signature`] on a fetched
+//! header, [`check_block_hash_tree`], [`check_share_hash_chain`] and
+//! [`decrypt_privkey`] as fields arrive.
 
 use super::rsa::{verify_spki, KeyChain, VerifyError};
-use super::share::{block_leaf_hash, MutableShare, ShareError, Version};
+use super::share::{block_leaf_hash, MutableShare, SaltedBlock, ShareError, ShareHeader, Version};
 use crate::hash::Hash;
 use crate::hashtree::{HashTree, HashTreeError, PartialHashTree};
-use crate::keys::{ct_eq, mutable as mkeys};
+use crate::keys::{mutable as mkeys, WriteKey};
 use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
@@ -100,7 +102,73 @@ pub struct ValidShare<'a> {
     pub share: MutableShare<'a>,
 }
 
-/// Check one share against the cap's keys (steps 1–6 above).
+/// Step 2–3, what a servermap update checks from the header, verification
+/// key and signature alone: the key hashes to the cap's fingerprint and
+/// signs the stored signed prefix.
+pub fn check_signature(
+    fingerprint: &crate::keys::Fingerprint,
+    header: &ShareHeader,
+    verification_key: &[u8],
+    signature: &[u8],
+) -> Result<(), ShareCheckError> {
+    if mkeys::fingerprint(verification_key) != *fingerprint {
+        return Err(ShareCheckError::WrongFingerprint);
+    }
+    verify_spki(verification_key, &header.signed_prefix, signature)?;
+    Ok(())
+}
+
+/// Step 4 for a whole share: rebuild the block hash tree from every
+/// `(salt, block)` and compare it node for node with the stored one.
+/// Returns the block-tree root.
+pub fn check_block_hash_tree(
+    version: Version,
+    blocks: &[SaltedBlock<'_>],
+    stored: &[Hash],
+) -> Result<Hash, ShareCheckError> {
+    let leaves: Vec<Hash> = blocks
+        .iter()
+        .map(|(salt, b)| block_leaf_hash(version, salt, b))
+        .collect();
+    let tree = HashTree::new(&leaves);
+    if tree.nodes() != stored {
+        return Err(ShareCheckError::BlockHashTree);
+    }
+    Ok(tree.root())
+}
+
+/// Step 5: the block-tree root of share `shnum`, with its stored chain,
+/// reaches the signed root hash.
+pub fn check_share_hash_chain(
+    header: &ShareHeader,
+    shnum: u8,
+    block_tree_root: Hash,
+    chain: &[(u16, Hash)],
+) -> Result<(), ShareCheckError> {
+    if shnum >= header.n {
+        return Err(ShareCheckError::ShareNumber { shnum, n: header.n });
+    }
+    let mut share_tree = PartialHashTree::new(usize::from(header.n), header.root_hash);
+    let chain: BTreeMap<usize, Hash> = chain.iter().map(|(i, h)| (usize::from(*i), *h)).collect();
+    share_tree
+        .verify_leaf(usize::from(shnum), block_tree_root, &chain)
+        .map_err(ShareCheckError::ShareHashChain)
+}
+
+/// Step 6 (writers): decrypt the stored private key and check that it
+/// hashes to the writekey. Returns the stored PKCS#8 bytes.
+pub fn decrypt_privkey(
+    writekey: &WriteKey,
+    enc_privkey: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, ShareCheckError> {
+    let pk = Zeroizing::new(crate::aes::aes128_ctr(writekey.as_bytes(), enc_privkey));
+    if mkeys::writekey(&pk) != *writekey {
+        return Err(ShareCheckError::PrivateKey);
+    }
+    Ok(pk)
+}
+
+/// Check one whole share against the cap's keys (steps 1–6 above).
 pub fn validate_share<'a>(
     keys: &KeyChain,
     shnum: u8,
@@ -111,33 +179,16 @@ pub fn validate_share<'a>(
     if shnum >= h.n {
         return Err(ShareCheckError::ShareNumber { shnum, n: h.n });
     }
-    if mkeys::fingerprint(share.verification_key) != keys.fingerprint {
-        return Err(ShareCheckError::WrongFingerprint);
-    }
-    verify_spki(share.verification_key, &h.signed_prefix, share.signature)?;
-    let leaves: Vec<Hash> = share
-        .blocks
-        .iter()
-        .map(|(salt, b)| block_leaf_hash(h.version, salt, b))
-        .collect();
-    let tree = HashTree::new(&leaves);
-    if tree.nodes() != share.block_hash_tree.as_slice() {
-        return Err(ShareCheckError::BlockHashTree);
-    }
-    let mut share_tree = PartialHashTree::new(usize::from(h.n), h.root_hash);
-    let chain: BTreeMap<usize, Hash> = share
-        .share_hash_chain
-        .iter()
-        .map(|(i, h)| (usize::from(*i), *h))
-        .collect();
-    share_tree
-        .verify_leaf(usize::from(shnum), tree.root(), &chain)
-        .map_err(ShareCheckError::ShareHashChain)?;
+    check_signature(
+        &keys.fingerprint,
+        h,
+        share.verification_key,
+        share.signature,
+    )?;
+    let root = check_block_hash_tree(h.version, &share.blocks, &share.block_hash_tree)?;
+    check_share_hash_chain(h, shnum, root, &share.share_hash_chain)?;
     if let Some(wk) = &keys.writekey {
-        let pk = Zeroizing::new(crate::aes::aes128_ctr(wk.as_bytes(), share.enc_privkey));
-        if mkeys::writekey(&pk) != *wk {
-            return Err(ShareCheckError::PrivateKey);
-        }
+        decrypt_privkey(wk, share.enc_privkey)?;
     }
     Ok(ValidShare { shnum, share })
 }
@@ -255,15 +306,12 @@ pub fn retrieve(keys: &KeyChain, shares: &[(u8, &[u8])]) -> Result<Retrieved, Re
         crate::aes::AesCtr::new(datakey.as_bytes()).apply(&mut segment);
         plaintext.extend_from_slice(&segment);
     }
+    // Every share in the group passed `decrypt_privkey` when we hold the
+    // writekey, so this cannot fail here.
     let privkey_der = keys
         .writekey
         .as_ref()
-        .map(|wk| Zeroizing::new(crate::aes::aes128_ctr(wk.as_bytes(), first.enc_privkey)));
-    let privkey_der = privkey_der.filter(|pk| {
-        keys.writekey
-            .as_ref()
-            .is_some_and(|wk| ct_eq(mkeys::writekey(pk).as_bytes(), wk.as_bytes()))
-    });
+        .and_then(|wk| decrypt_privkey(wk, first.enc_privkey).ok());
     Ok(Retrieved {
         plaintext,
         version: h.version,
