@@ -107,6 +107,15 @@ proptest! {
     }
 
     #[test]
+    fn key_readers_never_panic(text in "\\PC{0,200}", der in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let _ = PrivateKey::from_pem(&text);
+        let _ = PrivateKey::from_pem(&format!("-----BEGIN RSA PRIVATE KEY-----\n{text}\n-----END RSA PRIVATE KEY-----\n"));
+        let _ = PrivateKey::from_pkcs1_der(&der);
+        let _ = PrivateKey::from_pkcs8_der(&der);
+        let _ = lafs_format::mutable::rsa::verify_spki(&der, b"m", &der);
+    }
+
+    #[test]
     fn mutated_shares_never_panic(
         which in 0usize..7,
         edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),

@@ -5,7 +5,7 @@
 //! storage index; its public key (SPKI DER) hashes to the fingerprint that
 //! every cap carries ([`rsa`], [`crate::keys::mutable`]). Every share
 //! carries the verification key, an RSA-PSS signature over a *signed
-//! prefix* (version, seqnum, root hash, [IV], k, N, segment size, data
+//! prefix* (version, seqnum, root hash, SDMF IV, k, N, segment size, data
 //! length), the Merkle proofs tying its blocks to that root hash, the
 //! blocks themselves, and the private key encrypted with the writekey (so
 //! any writecap holder can recover it).
@@ -16,8 +16,8 @@
 //! | [`share`] | [`Version`] dispatch, header parsing (what a servermap reads), whole-share parsing by offsets |
 //! | [`sdmf`] | version-0 byte layout (§5.4): signed prefix, packing |
 //! | [`mdmf`] | version-1 byte layout (§5.5): signed prefix, packing with the fixed share-data offset 2167 |
-//! | [`publish`] | in-memory encode: encrypt, zfec, hash trees, sign, pack N shares |
-//! | [`retrieve`] | in-memory decode: verify each share (naming failures), pick the newest recoverable version, zfec, decrypt |
+//! | [`mod@publish`] | in-memory encode: encrypt, zfec, hash trees, sign, pack N shares |
+//! | [`mod@retrieve`] | in-memory decode: verify each share (naming failures), pick the newest recoverable version, zfec, decrypt |
 //!
 //! ## Must never
 //!

@@ -291,7 +291,8 @@ pub fn retrieve(keys: &KeyChain, shares: &[(u8, &[u8])]) -> Result<Retrieved, Re
     let used: Vec<(u8, &MutableShare<'_>)> = group.iter().take(k).map(|(n, s)| (*n, s)).collect();
     let codec = lafs_fec::Codec::cached(k, usize::from(h.n))?;
     let nseg = first.blocks.len();
-    let mut plaintext = Vec::with_capacity(usize::try_from(h.data_length).unwrap_or(0));
+    // No preallocation from the header's data length: it is share input.
+    let mut plaintext = Vec::new();
     for seg in 0..nseg {
         let inputs: Vec<(usize, &[u8])> = used
             .iter()

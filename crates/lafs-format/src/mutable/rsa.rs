@@ -22,7 +22,7 @@
 //! imposes no exponent minimum, unlike *ring*; checked by the pycryptopp
 //! vectors and the 1.2.0 SDMF shares in the tests).
 //!
-//! A tiny DER walker ([`der`]) reads the modulus size before handing the key
+//! A tiny DER walker (`der`) reads the modulus size before handing the key
 //! to aws-lc-rs, so a wrong-sized key gets a typed error naming its size.
 
 use crate::keys::{mutable as mkeys, Fingerprint, ReadKey, StorageIndex, WriteKey};

@@ -493,9 +493,11 @@ fn split_blocks<'a>(
             let need = if nseg == 0 {
                 0
             } else {
-                (bs + SALT_LEN as u64)
-                    .checked_mul(nseg - 1)
-                    .and_then(|x| x.checked_add(tbs + SALT_LEN as u64))
+                // Every size here comes from the share: checked arithmetic.
+                bs.checked_add(SALT_LEN as u64)
+                    .and_then(|b| b.checked_mul(nseg - 1))
+                    .and_then(|x| x.checked_add(tbs))
+                    .and_then(|x| x.checked_add(SALT_LEN as u64))
                     .ok_or_else(bad_seg)?
             };
             if share_data.len() as u64 != need {
