@@ -75,7 +75,7 @@ pub enum DirnodeError {
 }
 
 /// One directory entry.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Child {
     /// The name (NFC-normalized on pack and unpack).
     pub name: String,
@@ -85,6 +85,29 @@ pub struct Child {
     pub ro_uri: Option<Vec<u8>>,
     /// The metadata object, in insertion order.
     pub metadata: Map<String, Value>,
+    /// The entry as stored, and what we would have packed for it at unpack
+    /// time. Python keeps unmodified entries' stored bytes when it repacks a
+    /// directory (`AuxValueDict`), so old entries (random rwcap salts,
+    /// Python 2 float reprs) survive byte for byte; [`pack`] reuses them
+    /// while the child still packs to the same canonical bytes.
+    stored: Option<StoredEntry>,
+}
+
+#[derive(Clone)]
+struct StoredEntry {
+    canonical: Zeroizing<Vec<u8>>,
+    raw: Zeroizing<Vec<u8>>,
+}
+
+impl PartialEq for Child {
+    /// Children are equal when their content is; how they were stored does
+    /// not matter.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.rw_uri == other.rw_uri
+            && self.ro_uri == other.ro_uri
+            && self.metadata == other.metadata
+    }
 }
 
 impl std::fmt::Debug for Child {
@@ -114,6 +137,7 @@ impl Child {
             rw_uri: rw_uri.map(|r| Zeroizing::new(r.to_vec())),
             ro_uri: ro_uri.map(<[u8]>::to_vec),
             metadata,
+            stored: None,
         }
     }
 }
@@ -170,7 +194,8 @@ fn strip_ro_prefix(ro: &[u8], immutable: bool) -> &[u8] {
 
 /// Pack a directory body. Names are NFC-normalized; a later child with the
 /// same normalized name replaces an earlier one (Python builds a dict).
-/// A mutable directory needs its writekey.
+/// A mutable directory needs its writekey. Unmodified children read by
+/// [`unpack`] keep their stored entry bytes, as in Python.
 pub fn pack(children: &[Child], kind: PackKind<'_>) -> Result<Vec<u8>, DirnodeError> {
     let mut norm: Vec<(String, &Child)> = Vec::with_capacity(children.len());
     for c in children {
@@ -185,28 +210,41 @@ pub fn pack(children: &[Child], kind: PackKind<'_>) -> Result<Vec<u8>, DirnodeEr
     norm.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::new();
     for (name, c) in norm {
-        let immutable = matches!(kind, PackKind::Immutable);
-        let ro = strip_ro_prefix(c.ro_uri.as_deref().unwrap_or(&[]), immutable);
-        let rw: &[u8] = c.rw_uri.as_deref().map(Vec::as_slice).unwrap_or(&[]);
-        let rwcapdata = match kind {
-            PackKind::Mutable(wk) => encrypt_rw_uri(wk, rw),
-            PackKind::Immutable => {
-                if !rw.is_empty() {
-                    return Err(DirnodeError::WriteCapInImmutable { name });
-                }
-                Vec::new()
-            }
-        };
-        let md = python_json::dumps_object(&c.metadata)
-            .ok_or_else(|| DirnodeError::UnserializableMetadata { name: name.clone() })?;
-        let mut entry = Vec::new();
-        netstring::write(&mut entry, name.as_bytes());
-        netstring::write(&mut entry, ro);
-        netstring::write(&mut entry, &rwcapdata);
-        netstring::write(&mut entry, md.as_bytes());
-        netstring::write(&mut out, &entry);
+        let entry = pack_entry(&name, c, kind)?;
+        match &c.stored {
+            Some(st) if *st.canonical == *entry => netstring::write(&mut out, &st.raw),
+            _ => netstring::write(&mut out, &entry),
+        }
     }
     Ok(out)
+}
+
+/// One entry's canonical bytes (without the outer netstring).
+fn pack_entry(
+    name: &str,
+    c: &Child,
+    kind: PackKind<'_>,
+) -> Result<Zeroizing<Vec<u8>>, DirnodeError> {
+    let immutable = matches!(kind, PackKind::Immutable);
+    let ro = strip_ro_prefix(c.ro_uri.as_deref().unwrap_or(&[]), immutable);
+    let rw: &[u8] = c.rw_uri.as_deref().map(Vec::as_slice).unwrap_or(&[]);
+    let rwcapdata = match kind {
+        PackKind::Mutable(wk) => encrypt_rw_uri(wk, rw),
+        PackKind::Immutable => {
+            if !rw.is_empty() {
+                return Err(DirnodeError::WriteCapInImmutable { name: name.into() });
+            }
+            Vec::new()
+        }
+    };
+    let md = python_json::dumps_object(&c.metadata)
+        .ok_or_else(|| DirnodeError::UnserializableMetadata { name: name.into() })?;
+    let mut entry = Zeroizing::new(Vec::new());
+    netstring::write(&mut entry, name.as_bytes());
+    netstring::write(&mut entry, ro);
+    netstring::write(&mut entry, &rwcapdata);
+    netstring::write(&mut entry, md.as_bytes());
+    Ok(entry)
 }
 
 /// How to pack: mutable directories need the writekey.
@@ -256,12 +294,28 @@ pub fn unpack(data: &[u8], kind: DirKind<'_>) -> Result<Vec<Child>, DirnodeError
             Ok(Value::Object(m)) => m,
             _ => return Err(DirnodeError::BadMetadata { name }),
         };
-        let child = Child {
+        let mut child = Child {
             name,
             rw_uri,
             ro_uri,
             metadata,
+            stored: None,
         };
+        // Remember the stored bytes for a later repack (see `Child`), when
+        // we can repack at all (a read-only holder cannot).
+        let pack_kind = match kind {
+            DirKind::Mutable(Some(wk)) => Some(PackKind::Mutable(wk)),
+            DirKind::Immutable => Some(PackKind::Immutable),
+            DirKind::Mutable(None) => None,
+        };
+        if let Some(pk) = pack_kind {
+            if let Ok(canonical) = pack_entry(&child.name, &child, pk) {
+                child.stored = Some(StoredEntry {
+                    canonical,
+                    raw: Zeroizing::new(entry.to_vec()),
+                });
+            }
+        }
         match out.iter_mut().find(|c| c.name == child.name) {
             Some(slot) => *slot = child,
             None => out.push(child),

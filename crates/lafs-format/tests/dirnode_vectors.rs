@@ -119,6 +119,48 @@ fn prefixes_and_immutable_rules() {
     assert!(!dbg.contains("SSK"), "{dbg}");
 }
 
+#[test]
+fn stored_entries_survive_a_repack() {
+    // An entry as an old writer stored it: compact JSON, a random rwcap salt.
+    let wk = WriteKey::from_bytes([5; 16]);
+    let salt = [0xAB; 16];
+    let key = lafs_format::keys::dirnode::child_key(&salt, &wk);
+    let mut rwcap = salt.to_vec();
+    rwcap.extend(lafs_format::aes::aes128_ctr(
+        key.as_bytes(),
+        b"URI:SSK:aaaa:bbbb",
+    ));
+    rwcap.extend([0u8; 32]);
+    let mut entry = Vec::new();
+    for f in [
+        &b"old"[..],
+        b"URI:SSK-RO:cccc:bbbb",
+        &rwcap,
+        br#"{"ctime":1202777696.7564139}"#,
+    ] {
+        lafs_format::netstring::write(&mut entry, f);
+    }
+    let body = lafs_format::netstring::encode(&entry);
+    let mut kids = dirnode::unpack(&body, DirKind::Mutable(Some(&wk))).unwrap();
+    assert_eq!(
+        kids[0].rw_uri.as_deref().map(Vec::as_slice),
+        Some(&b"URI:SSK:aaaa:bbbb"[..])
+    );
+    // Unmodified: the stored bytes come back, as Python's AuxValueDict does.
+    assert_eq!(dirnode::pack(&kids, PackKind::Mutable(&wk)).unwrap(), body);
+    // Modified: the entry is packed afresh (deterministic salt, Python JSON).
+    kids[0].metadata.insert("mtime".into(), Value::from(2.0));
+    let fresh = dirnode::pack(&kids, PackKind::Mutable(&wk)).unwrap();
+    assert_ne!(fresh, body);
+    let again = dirnode::unpack(&fresh, DirKind::Mutable(Some(&wk))).unwrap();
+    assert_eq!(again, kids);
+    let text = String::from_utf8_lossy(&fresh);
+    assert!(
+        text.contains(r#"{"ctime": 1202777696.756414, "mtime": 2.0}"#),
+        "{text}"
+    );
+}
+
 fn json_leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
