@@ -23,6 +23,10 @@
 //!   Python `repr` ([`python_json`]). serde_json's `preserve_order` keeps the
 //!   insertion order through a parse.
 //!
+//! * Repacking keeps the stored bytes of every child that was not changed
+//!   since [`unpack`] (Python repacks from its `AuxValueDict` cache), so
+//!   entries written by old Tahoe versions survive byte for byte.
+//!
 //! This module works on bytes only: whether a cap is well formed, or may
 //! live in an immutable directory, is the cap layer's business (Tahoe's
 //! reader skips such children; the caller does that here).

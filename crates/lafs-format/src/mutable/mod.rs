@@ -34,6 +34,19 @@
 //! → [`ShareHeader::parse`] (servermap) → [`retrieve::validate_share`] →
 //! [`retrieve::retrieve`] → plaintext.
 
+//! ## Entry points
+//!
+//! * a write cap from a key file: [`PrivateKey::from_pem`] →
+//!   [`PrivateKey::write_cap_material`] (`URI:SSK:{b32 writekey}:{b32
+//!   fingerprint}`, same fields for `URI:MDMF:` and `URI:DIR2:`), or
+//!   [`PrivateKey::key_chain`] for readkey and storage index too;
+//! * decode shares given a cap: [`KeyChain::from_writekey`] /
+//!   [`KeyChain::from_readkey`] → [`retrieve()`] with `(shnum, bytes)` pairs;
+//! * dump a share: [`MutableShare::parse`] → [`MutableShare::fields`] (JSON),
+//!   or [`ShareHeader::parse`] → [`ShareHeader::fields`] from the first
+//!   [`share::HEADER_LEN_MAX`] bytes;
+//! * encode: [`publish()`] (or [`publish::encode`] for the pieces).
+
 pub mod mdmf;
 pub mod publish;
 pub mod retrieve;
