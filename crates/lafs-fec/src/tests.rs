@@ -279,8 +279,8 @@ proptest! {
         let codec = Codec::cached(k, n).expect("codec");
         let shares = codec.encode_all(&inputs).expect("encode");
         let mut nums: Vec<usize> = (0..n).collect();
-        for i in 0..k {
-            let j = i + pick[i] % (n - i);
+        for (i, p) in pick.iter().enumerate().take(k) {
+            let j = i + p % (n - i);
             nums.swap(i, j);
         }
         let subset: Vec<(usize, &[u8])> =
@@ -288,6 +288,34 @@ proptest! {
         let out = codec.decode_all(&subset).expect("decode");
         for (o, i) in out.iter().zip(&inputs) {
             prop_assert_eq!(o.as_slice(), *i);
+        }
+    }
+}
+
+/// Small enough for Miri (`scripts/test` runs the `miri_` tests under it):
+/// encode and decode a few shapes at odd offsets and lengths, with every
+/// kernel available (under Miri that is scalar unless target features are
+/// enabled at compile time), against the field definition.
+#[test]
+fn miri_small_shapes() {
+    for kernel in kernels() {
+        for (k, n, len) in [(1, 1, 3), (2, 3, 0), (3, 10, 1), (3, 10, 70), (5, 7, 37)] {
+            let codec = Codec::with_kernel(k, n, kernel).expect("codec");
+            let mut data = vec![0u8; k * len + 1];
+            Rng(len as u64 + 1).fill(&mut data);
+            let inputs: Vec<&[u8]> = (0..k).map(|j| &data[1 + j * len..][..len]).collect();
+            let shares = codec.encode_all(&inputs).expect("encode");
+            for (r, share) in shares.iter().enumerate() {
+                for (i, &byte) in share.iter().enumerate() {
+                    let want = (0..k).fold(0u8, |acc, j| {
+                        acc ^ gf_mul(codec.matrix_row(r)[j], inputs[j][i])
+                    });
+                    assert_eq!(byte, want);
+                }
+            }
+            let subset: Vec<(usize, &[u8])> = (n - k..n).map(|s| (s, &shares[s][..])).collect();
+            let out = codec.decode_all(&subset).expect("decode");
+            assert!(out.iter().zip(&inputs).all(|(o, i)| o == i));
         }
     }
 }

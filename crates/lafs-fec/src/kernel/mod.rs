@@ -167,6 +167,7 @@ pub(crate) struct MulTable {
     /// `[c·0, c·1, …, c·15, c·0x00, c·0x10, …, c·0xf0]` per coefficient.
     nib: Vec<[u8; 32]>,
     /// The 8×8 GF(2) matrix of `x ↦ c·x` in `GF2P8AFFINEQB` layout.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     aff: Vec<u64>,
 }
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Time Python zfec on the workload `lafs bench fec` runs, print one JSON object.
+
+usage: zfec-bench.py K N BLOCK_SIZE SECONDS SHARE,SHARE,...
+
+Encode computes the secondary blocks k..n (as lafs does: primary blocks are
+the input); decode recovers the k primary blocks from the listed shares.
+Throughput is MB/s (1e6 bytes) of input, i.e. k * BLOCK_SIZE per call.
+Run by `lafs bench fec` through scripts/bench-venv (zfec==1.6.0.0).
+"""
+import json
+import os
+import sys
+import time
+
+import zfec
+
+
+def rate(fn, nbytes, seconds):
+    fn()  # warm up
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds and calls >= 3:
+            return calls * nbytes / elapsed / 1e6
+
+
+def main():
+    k, n, bs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    seconds = float(sys.argv[4])
+    shares = tuple(int(s) for s in sys.argv[5].split(","))
+    blocks = tuple(os.urandom(bs) for _ in range(k))
+    enc = zfec.Encoder(k, n)
+    secondary = tuple(range(k, n))
+    every = enc.encode(blocks, tuple(range(n)))
+    dec = zfec.Decoder(k, n)
+    chosen = tuple(bytes(every[s]) for s in shares)
+    assert [bytes(b) for b in dec.decode(chosen, shares)] == list(blocks)
+    out = {
+        "zfec_version": zfec.__version__,
+        "encode_mbps": rate(lambda: enc.encode(blocks, secondary), k * bs, seconds),
+        "decode_mbps": rate(lambda: dec.decode(chosen, shares), k * bs, seconds),
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
