@@ -319,3 +319,27 @@ fn miri_small_shapes() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any parameters, share numbers, lengths and output shapes give a
+    /// result or an error, never a panic (the fuzz target `fec` goes wider).
+    #[test]
+    fn decode_never_panics(
+        k in 0usize..12,
+        n in 0usize..14,
+        shares in proptest::collection::vec((0usize..20, proptest::collection::vec(any::<u8>(), 0..8)), 0..14),
+        out_lens in proptest::collection::vec(0usize..8, 0..14),
+    ) {
+        if let Ok(codec) = Codec::new(k, n) {
+            let shares: Vec<(usize, &[u8])> = shares.iter().map(|(s, b)| (*s, b.as_slice())).collect();
+            let _ = codec.decode_all(&shares);
+            let mut bufs: Vec<Vec<u8>> = out_lens.iter().map(|&l| vec![0u8; l]).collect();
+            let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+            let _ = codec.decode(&shares, &mut outs);
+            let blocks: Vec<&[u8]> = shares.iter().map(|s| s.1).take(k).collect();
+            let _ = codec.encode(&blocks, &mut outs);
+        }
+    }
+}

@@ -275,7 +275,10 @@ fn fec(args: FecArgs) -> Result<()> {
     };
 
     if args.json {
-        print_json(headline, &kernels, &ours, zfec.as_deref());
+        println!(
+            "{}",
+            json_report(headline, &kernels, &ours, zfec.as_deref())
+        );
     } else {
         print_table(&kernels, &ours, zfec.as_deref());
     }
@@ -318,7 +321,17 @@ fn figures(rates: &[Rates], zfec: Option<&[Rates]>, out: &mut Map<String, Value>
     }
 }
 
-fn print_json(headline: Kernel, kernels: &[Kernel], ours: &[Vec<Rates>], zfec: Option<&[Rates]>) {
+/// The `--json` report: the headline kernel's k=3/N=10 figures under the
+/// keys `encode_mbps`, `decode_mbps`, `zfec_encode_mbps`,
+/// `zfec_decode_mbps` (null when zfec was not measured), `kernel`; the
+/// k=101/N=256 figures under the same keys suffixed `_k101_n256`; and with
+/// several kernels, every kernel's figures under `kernels`.
+fn json_report(
+    headline: Kernel,
+    kernels: &[Kernel],
+    ours: &[Vec<Rates>],
+    zfec: Option<&[Rates]>,
+) -> Value {
     let mut top = Map::new();
     top.insert("kernel".into(), json!(headline.name()));
     if let Some(first) = ours.first() {
@@ -359,7 +372,7 @@ fn print_json(headline: Kernel, kernels: &[Kernel], ours: &[Vec<Rates>], zfec: O
         }
         top.insert("kernels".into(), Value::Object(all));
     }
-    println!("{}", Value::Object(top));
+    Value::Object(top)
 }
 
 fn print_table(kernels: &[Kernel], ours: &[Vec<Rates>], zfec: Option<&[Rates]>) {
@@ -414,5 +427,54 @@ fn short(s: &[usize]) -> String {
     match (s.first(), s.last()) {
         (Some(a), Some(b)) if s.len() > 6 => format!("{a}..={b}"),
         _ => format!("{s:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_report_has_the_documented_keys() {
+        let w = Workload {
+            key: "small",
+            k: 3,
+            n: 10,
+            segment: 3000,
+        };
+        let r = measure(&w, Kernel::active(), 0.0).expect("measure");
+        assert!(r.encode > 0.0 && r.decode > 0.0);
+        let ours = vec![vec![r, r]; 2];
+        let zfec = [Rates {
+            encode: 1.0,
+            decode: 2.0,
+        }; 2];
+        let kernels = [Kernel::active(), Kernel::Scalar];
+        let v = json_report(kernels[0], &kernels, &ours, Some(&zfec));
+        for key in [
+            "encode_mbps",
+            "decode_mbps",
+            "zfec_encode_mbps",
+            "zfec_decode_mbps",
+            "encode_mbps_k101_n256",
+            "zfec_decode_mbps_k101_n256",
+            "encode_ratio",
+        ] {
+            assert!(v[key].is_number(), "{key} in {v}");
+        }
+        assert_eq!(v["kernel"], Kernel::active().name());
+        assert!(v["kernels"]["scalar"]["decode_mbps"].is_number());
+        let v = json_report(kernels[0], &kernels[..1], &ours[..1], None);
+        assert!(v["zfec_encode_mbps"].is_null());
+        assert!(v.get("kernels").is_none());
+    }
+
+    #[test]
+    fn decode_pattern_needs_secondary_shares() {
+        for w in &WORKLOADS {
+            let s = w.decode_shares();
+            assert_eq!(s.len(), w.k);
+            assert!(s.iter().any(|&x| x >= w.k) && s.iter().all(|&x| x < w.n));
+        }
     }
 }
