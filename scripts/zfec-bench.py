@@ -5,7 +5,8 @@ usage: zfec-bench.py K N BLOCK_SIZE SECONDS SHARE,SHARE,...
 
 Encode computes the secondary blocks k..n (as lafs does: primary blocks are
 the input); decode recovers the k primary blocks from the listed shares.
-Throughput is MB/s (1e6 bytes) of input, i.e. k * BLOCK_SIZE per call.
+Throughput is MB/s (1e6 bytes) of input, i.e. k * BLOCK_SIZE per call, per
+second of this thread's CPU time.
 Run by `lafs bench fec` through scripts/bench-venv (zfec==1.6.0.0).
 """
 import json
@@ -17,14 +18,14 @@ import zfec
 
 
 def rate(fn, nbytes, seconds):
+    """MB/s per second of this thread's CPU time, as `lafs bench fec` does."""
     fn()  # warm up
-    calls, start = 0, time.perf_counter()
+    calls, start, cpu = 0, time.perf_counter(), time.thread_time()
     while True:
         fn()
         calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds and calls >= 3:
-            return calls * nbytes / elapsed / 1e6
+        if time.perf_counter() - start >= seconds and calls >= 3:
+            return calls * nbytes / (time.thread_time() - cpu) / 1e6
 
 
 def main():
