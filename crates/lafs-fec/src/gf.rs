@@ -30,6 +30,13 @@ fn tables() -> &'static Tables {
     })
 }
 
+/// The log table (`log[0]` is unused) and the doubled exp table, for
+/// loops that multiply many bytes by one value.
+pub(crate) fn log_exp_tables() -> (&'static [u8; 256], &'static [u8; 510]) {
+    let t = tables();
+    (&t.log, &t.exp)
+}
+
 /// α^i.
 pub(crate) fn gf_exp(i: usize) -> u8 {
     tables().exp[i % 255]
