@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Time Python zfec on the workload `lafs bench fec` runs, print one JSON object.
 
-usage: zfec-bench.py K N BLOCK_SIZE SECONDS SHARE,SHARE,...
+usage: zfec-bench.py K N BLOCK_SIZE SECONDS SHARE,SHARE,... [WORST,SHARE,...]
 
 Encode computes the secondary blocks k..n (as lafs does: primary blocks are
-the input); decode recovers the k primary blocks from the listed shares.
+the input); decode recovers the k primary blocks from the listed shares (and, if a second list
+is given, from that one: "decode_worst_mbps").
 Throughput is MB/s (1e6 bytes) of input, i.e. k * BLOCK_SIZE per call, per
 second of this thread's CPU time.
 Run by `lafs bench fec` through scripts/bench-venv (zfec==1.6.0.0).
@@ -31,19 +32,25 @@ def rate(fn, nbytes, seconds):
 def main():
     k, n, bs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     seconds = float(sys.argv[4])
-    shares = tuple(int(s) for s in sys.argv[5].split(","))
     blocks = tuple(os.urandom(bs) for _ in range(k))
     enc = zfec.Encoder(k, n)
     secondary = tuple(range(k, n))
     every = enc.encode(blocks, tuple(range(n)))
     dec = zfec.Decoder(k, n)
-    chosen = tuple(bytes(every[s]) for s in shares)
-    assert [bytes(b) for b in dec.decode(chosen, shares)] == list(blocks)
+
+    def decode_rate(arg):
+        shares = tuple(int(s) for s in arg.split(","))
+        chosen = tuple(bytes(every[s]) for s in shares)
+        assert [bytes(b) for b in dec.decode(chosen, shares)] == list(blocks)
+        return rate(lambda: dec.decode(chosen, shares), k * bs, seconds)
+
     out = {
         "zfec_version": zfec.__version__,
         "encode_mbps": rate(lambda: enc.encode(blocks, secondary), k * bs, seconds),
-        "decode_mbps": rate(lambda: dec.decode(chosen, shares), k * bs, seconds),
+        "decode_mbps": decode_rate(sys.argv[5]),
     }
+    if len(sys.argv) > 6:
+        out["decode_worst_mbps"] = decode_rate(sys.argv[6])
     print(json.dumps(out))
 
 

@@ -12,7 +12,8 @@
 //! blocks into preallocated 64-byte aligned buffers. Decode uses a realistic
 //! erasure pattern: the first ⌈k/2⌉ primary shares are lost (see
 //! `Workload::decode_shares`), so secondary shares must be combined, and the
-//! surviving primaries are copied.
+//! surviving primaries are copied. A second decode figure ("worst") starts
+//! from the last k shares, so every block is computed from secondaries.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -99,6 +100,12 @@ impl Workload {
         (lost..lost + self.k).collect()
     }
 
+    /// The worst case: the last k shares, as many secondaries as possible
+    /// (for 3-of-10: shares 7, 8, 9, recovering every block).
+    fn worst_shares(&self) -> Vec<usize> {
+        (self.n - self.k..self.n).collect()
+    }
+
     fn label(&self) -> String {
         format!("k={} N={} {} KiB", self.k, self.n, self.segment / 1024)
     }
@@ -107,7 +114,10 @@ impl Workload {
 #[derive(Debug, Clone, Copy)]
 struct Rates {
     encode: f64,
+    /// From [`Workload::decode_shares`].
     decode: f64,
+    /// From [`Workload::worst_shares`].
+    decode_worst: f64,
 }
 
 /// CPU time this thread has run, from `/proc/thread-self/schedstat` (Linux),
@@ -173,26 +183,32 @@ fn measure(w: &Workload, kernel: Kernel, seconds: f64) -> Result<Rates> {
         })?
     };
 
-    let shares: Vec<(usize, &[u8])> = w
-        .decode_shares()
-        .into_iter()
-        .map(|s| {
-            let block: &[u8] = if s < w.k { ins[s] } else { &secondary[s - w.k] };
-            (s, block)
-        })
-        .collect();
     let mut decoded: Vec<AlignedBuf> = (0..w.k).map(|_| AlignedBuf::new(bs)).collect();
-    let decode = {
+    let mut decode_from = |shnums: Vec<usize>| -> Result<f64> {
+        let shares: Vec<(usize, &[u8])> = shnums
+            .into_iter()
+            .map(|s| {
+                let block: &[u8] = if s < w.k { ins[s] } else { &secondary[s - w.k] };
+                (s, block)
+            })
+            .collect();
         let mut outs: Vec<&mut [u8]> = decoded.iter_mut().map(|b| &mut b[..]).collect();
-        rate(seconds, w.input_bytes(), || {
+        let r = rate(seconds, w.input_bytes(), || {
             codec.decode(&shares, &mut outs)?;
             Ok(())
-        })?
+        })?;
+        if decoded.iter().zip(&inputs).any(|(d, i)| d != i) {
+            bail!("{} decode with kernel {kernel} gave wrong bytes", w.label());
+        }
+        Ok(r)
     };
-    if decoded.iter().zip(&inputs).any(|(d, i)| d != i) {
-        bail!("{} decode with kernel {kernel} gave wrong bytes", w.label());
-    }
-    Ok(Rates { encode, decode })
+    let decode = decode_from(w.decode_shares())?;
+    let decode_worst = decode_from(w.worst_shares())?;
+    Ok(Rates {
+        encode,
+        decode,
+        decode_worst,
+    })
 }
 
 /// `scripts/` of the source tree this binary was built from, or
@@ -223,7 +239,12 @@ fn zfec_python() -> Result<PathBuf> {
 
 /// Time Python zfec on `w`.
 fn measure_zfec(python: &PathBuf, w: &Workload, seconds: f64) -> Result<Rates> {
-    let shares: Vec<String> = w.decode_shares().iter().map(|s| s.to_string()).collect();
+    let list = |s: Vec<usize>| {
+        s.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let out = Command::new(python)
         .arg(scripts_dir().join("zfec-bench.py"))
         .args([
@@ -231,7 +252,8 @@ fn measure_zfec(python: &PathBuf, w: &Workload, seconds: f64) -> Result<Rates> {
             w.n.to_string(),
             w.block().to_string(),
             seconds.to_string(),
-            shares.join(","),
+            list(w.decode_shares()),
+            list(w.worst_shares()),
         ])
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -247,6 +269,7 @@ fn measure_zfec(python: &PathBuf, w: &Workload, seconds: f64) -> Result<Rates> {
     Ok(Rates {
         encode: get("encode_mbps")?,
         decode: get("decode_mbps")?,
+        decode_worst: get("decode_worst_mbps")?,
     })
 }
 
@@ -324,6 +347,10 @@ fn figures(rates: &[Rates], zfec: Option<&[Rates]>, out: &mut Map<String, Value>
         };
         out.insert(format!("encode_mbps{suffix}"), json!(round1(r.encode)));
         out.insert(format!("decode_mbps{suffix}"), json!(round1(r.decode)));
+        out.insert(
+            format!("decode_worst_mbps{suffix}"),
+            json!(round1(r.decode_worst)),
+        );
         if let Some(z) = zfec.and_then(|z| z.get(i)) {
             out.insert(
                 format!("encode_ratio{suffix}"),
@@ -332,6 +359,10 @@ fn figures(rates: &[Rates], zfec: Option<&[Rates]>, out: &mut Map<String, Value>
             out.insert(
                 format!("decode_ratio{suffix}"),
                 json!(round1(ratio(r.decode, z.decode))),
+            );
+            out.insert(
+                format!("decode_worst_ratio{suffix}"),
+                json!(round1(ratio(r.decode_worst, z.decode_worst))),
             );
         }
     }
@@ -376,6 +407,10 @@ fn json_report(
             format!("zfec_decode_mbps{suffix}"),
             z.map_or(Value::Null, |z| json!(round1(z.decode))),
         );
+        top.insert(
+            format!("zfec_decode_worst_mbps{suffix}"),
+            z.map_or(Value::Null, |z| json!(round1(z.decode_worst))),
+        );
     }
     top.insert(
         "workloads".into(),
@@ -384,6 +419,7 @@ fn json_report(
             .map(|w| json!({
                 "key": w.key, "k": w.k, "n": w.n, "segment_bytes": w.segment,
                 "block_bytes": w.block(), "decode_shares": w.decode_shares(),
+                "decode_worst_shares": w.worst_shares(),
             }))
             .collect::<Vec<_>>()),
     );
@@ -401,47 +437,48 @@ fn json_report(
 
 fn print_table(kernels: &[Kernel], ours: &[Vec<Rates>], zfec: Option<&[Rates]>) {
     println!(
-        "lafs bench fec: one thread, MB/s (10^6 B) of input per CPU-second; decode from the shares listed"
+        "lafs bench fec: one thread, MB/s (10^6 B) of input per CPU-second; \
+         ×zfec = ratio to Python zfec in this run"
     );
     println!(
-        "{:<24} {:<12} {:>11} {:>11} {:>9} {:>9}",
-        "workload", "kernel", "encode", "decode", "enc ×zfec", "dec ×zfec"
+        "{:<22} {:<12} {:>8} {:>6} {:>8} {:>6} {:>8} {:>6}",
+        "workload", "kernel", "encode", "×zfec", "decode", "×zfec", "worst", "×zfec"
     );
+    let cell = |ours: f64, z: Option<f64>| match z {
+        Some(z) => format!("{ours:>8.0} {:>6.1}", ratio(ours, z)),
+        None => format!("{ours:>8.0} {:>6}", "-"),
+    };
     for (i, w) in WORKLOADS.iter().enumerate() {
         let z = zfec.and_then(|z| z.get(i));
         for (k, r) in kernels.iter().zip(ours) {
             let r = r[i];
-            let (re, rd) = match z {
-                Some(z) => (
-                    format!("{:.1}", ratio(r.encode, z.encode)),
-                    format!("{:.1}", ratio(r.decode, z.decode)),
-                ),
-                None => ("-".into(), "-".into()),
-            };
             println!(
-                "{:<24} {:<12} {:>11.0} {:>11.0} {:>9} {:>9}",
+                "{:<22} {:<12} {} {} {}",
                 w.label(),
                 k.name(),
-                r.encode,
-                r.decode,
-                re,
-                rd
+                cell(r.encode, z.map(|z| z.encode)),
+                cell(r.decode, z.map(|z| z.decode)),
+                cell(r.decode_worst, z.map(|z| z.decode_worst)),
             );
         }
         match z {
             Some(z) => println!(
-                "{:<24} {:<12} {:>11.0} {:>11.0}",
+                "{:<22} {:<12} {:>8.0} {:>6} {:>8.0} {:>6} {:>8.0}",
                 w.label(),
                 "zfec 1.6",
                 z.encode,
-                z.decode
+                "",
+                z.decode,
+                "",
+                z.decode_worst
             ),
-            None => println!("{:<24} {:<12} (not measured)", w.label(), "zfec 1.6"),
+            None => println!("{:<22} {:<12} (not measured)", w.label(), "zfec 1.6"),
         }
         println!(
-            "{:<24} decode from shares {}",
+            "{:<22} decode from shares {}, worst from {}",
             "",
-            short(&w.decode_shares())
+            short(&w.decode_shares()),
+            short(&w.worst_shares())
         );
     }
 }
@@ -472,6 +509,7 @@ mod tests {
         let zfec = [Rates {
             encode: 1.0,
             decode: 2.0,
+            decode_worst: 3.0,
         }; 2];
         let kernels = [Kernel::active(), Kernel::Scalar];
         let v = json_report(kernels[0], &kernels, &ours, Some(&zfec));
@@ -483,6 +521,8 @@ mod tests {
             "encode_mbps_k101_n256",
             "zfec_decode_mbps_k101_n256",
             "encode_ratio",
+            "decode_worst_mbps",
+            "zfec_decode_worst_mbps_k101_n256",
         ] {
             assert!(v[key].is_number(), "{key} in {v}");
         }
