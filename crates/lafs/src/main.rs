@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod bench;
 mod debug;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
@@ -20,6 +21,9 @@ enum Command {
     /// Tools for debugging grids and formats.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
+    /// Throughput benchmarks (e.g. `lafs bench fec` vs Python zfec).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         Command::Debug(cmd) => debug::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
