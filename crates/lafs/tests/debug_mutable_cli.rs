@@ -4,23 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use assert_cmd::Command;
-use std::path::PathBuf;
 
 fn lafs() -> Command {
     Command::cargo_bin("lafs").unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lafs-debug-mut-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn plaintext(m: &serde_json::Value) -> Vec<u8> {
-    let seed = m["plaintext"]["seed"].as_str().unwrap().as_bytes();
-    let len = m["plaintext"]["length"].as_u64().unwrap() as usize;
-    seed.iter().copied().cycle().take(len).collect()
 }
 
 #[derive(serde::Deserialize)]
@@ -35,7 +21,7 @@ fn cap_from_private_key_matches_every_ssk_vector() {
     else {
         return;
     };
-    let dir = scratch("keys");
+    let dir = lafs_testing::scratch_dir("keys");
     // The cap depends only on the key and format: check each distinct pair
     // through the binary (spawning 240 processes would only repeat them).
     let mut seen = std::collections::BTreeMap::new();
@@ -82,7 +68,7 @@ fn decode_mutable_share_sets_and_name_bad_shares() {
     let vectors = lafs_testing::vectors_dir();
     let mut n = 0;
     for (kind, m) in [("sdmf", &j["sdmf"]), ("mdmf", &j["mdmf"])] {
-        let want = plaintext(m);
+        let want = lafs_testing::sample_plaintext(m);
         let share = |i: u32| vectors.join(format!("extracted/{kind}-3of10/share.{i}"));
         for cap in [m["cap"].as_str().unwrap(), m["readcap"].as_str().unwrap()] {
             let out = lafs()
@@ -99,7 +85,7 @@ fn decode_mutable_share_sets_and_name_bad_shares() {
             n += 1;
         }
         // A corrupted share is named and skipped while k good ones remain.
-        let dir = scratch(kind);
+        let dir = lafs_testing::scratch_dir(kind);
         // Flip a byte of the first block (the encrypted private key is only
         // checked by writers, so corrupting it would go unnoticed here).
         let out = lafs()
