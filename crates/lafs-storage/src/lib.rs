@@ -24,4 +24,6 @@ pub use leasedb::{ExpiredShare, LeaseDb, Usage};
 pub use memory::{MemoryStore, NullStore};
 pub use server::{ExpirationMode, ExpirationOptions, StorageServer, StorageServerOptions};
 pub use store::{ImmutableLeases, LeaseWrite, ShareStore};
-pub use types::{Allocation, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress};
+pub use types::{
+    Allocation, LeaseInfo, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
+};

@@ -291,7 +291,6 @@ impl ShareStore for MemoryStore {
                 MemShare::Immutable { data, .. } => data.len() as u64,
                 MemShare::Mutable(c) => c.container_size(),
             })
-            .chain(st.incoming.values().map(|b| b.len() as u64))
             .sum();
         Ok(Some(cap.saturating_sub(used)))
     }

@@ -16,7 +16,7 @@ use crate::error::StorageError;
 use crate::leasedb::LeaseDb;
 use crate::memory::{MemoryStore, NullStore};
 use crate::types::{
-    Allocation, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
+    Allocation, LeaseInfo, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
 };
 
 /// `[storage] expire.*` from tahoe.cfg: lease expiry and garbage collection.
@@ -268,6 +268,15 @@ impl StorageServer {
         cancel: &LeaseCancelSecret,
     ) -> Result<(), StorageError> {
         dispatch!(self, e => e.add_or_renew_lease(si, renew, cancel).await)
+    }
+
+    /// The leases recorded in a share's container (either kind).
+    pub async fn leases(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+    ) -> Result<Vec<LeaseInfo>, StorageError> {
+        dispatch!(self, e => e.leases(si, shnum).await)
     }
 
     /// Mutable test-and-set write (spec §7.5).
