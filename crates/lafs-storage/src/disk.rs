@@ -555,6 +555,24 @@ impl ShareStore for DiskStore {
         .await
     }
 
+    async fn delete_immutable(&self, si: StorageIndex, shnum: u16) -> Result<(), StorageError> {
+        let p = self.p.clone();
+        blocking(move || {
+            let path = p.share(&si, shnum);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if not_found(&e) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(dir) = path.parent() {
+                sync_dir(dir)?;
+                remove_empty_dirs(dir, 1);
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn get_mutable(
         &self,
         si: StorageIndex,

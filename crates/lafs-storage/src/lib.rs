@@ -6,6 +6,7 @@ mod clock;
 mod disk;
 mod engine;
 mod error;
+mod expire;
 mod leasedb;
 mod memory;
 mod ranges;
@@ -16,6 +17,7 @@ mod types;
 pub use clock::Clock;
 pub use disk::DiskStore;
 pub use error::{BadRequest, StorageError};
+pub use expire::{ExpiryReport, ExpiryWorker, WorkerState};
 pub use lafs_format::container::{ReadVector, TestVector, TestWriteVectors, WriteVector};
 pub use lafs_format::keys::{
     LeaseCancelSecret, LeaseRenewSecret, ServerId20, StorageIndex, WriteEnabler,

@@ -502,7 +502,11 @@ fn sigkill_while_writing() {
     assert_eq!(kills, 6);
     // The children really worked (a child that died early would make the
     // checks above vacuous).
-    let next: u32 = std::fs::read_to_string(dir.path().join("next")).unwrap().trim().parse().unwrap();
+    let next: u32 = std::fs::read_to_string(dir.path().join("next"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(next >= 6 * 3, "children made too little progress: {next}");
 }
 
@@ -586,4 +590,89 @@ async fn verify_after_crash(storage: &Path, witness: Option<&[u8]>) {
         + s.list_mutable(si(7)).await.unwrap().len()
         + usize::from(witness.is_some());
     assert_eq!(db.share_count().unwrap() as usize, on_disk);
+}
+
+// ------------------------------------------------------------ lease expiry
+
+async fn rtw_create(s: &StorageServer, si: StorageIndex, data: &[u8]) {
+    write_mutable(s, si, 0, data).await;
+}
+
+/// Expiry deletes exactly the shares whose every lease has expired, per
+/// policy and per kind, found through the lease database; a worker runs
+/// passes in the background.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_expiry() {
+    use lafs_storage::{ExpirationMode, ExpirationOptions, WorkerState};
+    const T0: u64 = 1_700_000_000;
+    const DAY: u64 = 24 * 3600;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let clock = Clock::manual(T0);
+    let expire = ExpirationOptions {
+        enabled: true,
+        mode: ExpirationMode::Age,
+        immutable: true,
+        mutable: false,
+    };
+    let o = StorageServerOptions {
+        clock: clock.clone(),
+        expire,
+        ..opts()
+    };
+    let s = StorageServer::open_disk(&storage, o.clone()).await.unwrap();
+    upload(&s, si(1), 0, b"old immutable").await;
+    rtw_create(&s, si(2), b"old mutable").await;
+    clock.advance(10 * DAY);
+    upload(&s, si(3), 0, b"young immutable").await;
+    // Day 31 + 1s: the first two leases are past expiry; the mutable one
+    // is kept because expire.mutable is off.
+    clock.advance(21 * DAY + 1);
+    let r = s.expire_once().await.unwrap();
+    assert_eq!((r.examined, r.deleted), (1, 1), "{r:?}");
+    assert!(s.list_immutable(si(1)).await.unwrap().is_empty());
+    assert_eq!(s.list_mutable(si(2)).await.unwrap(), set(&[0]));
+    assert_eq!(s.list_immutable(si(3)).await.unwrap(), set(&[0]));
+    assert!(!share_path(&storage, &si(1), 0).exists());
+    // A renewed share survives; with mutable expiry on, the stale mutable goes.
+    s.add_or_renew_lease(si(3), &renew(1), &cancel(1))
+        .await
+        .unwrap();
+    drop(s);
+    let mut o2 = o.clone();
+    o2.expire.mutable = true;
+    // 25 more days: si(3)'s original lease has expired but the renewal
+    // (at day 31) has not.
+    clock.advance(25 * DAY);
+    let s = StorageServer::open_disk(&storage, o2.clone())
+        .await
+        .unwrap();
+    let r = s.expire_once().await.unwrap();
+    assert_eq!(r.deleted, 1, "{r:?}");
+    assert!(s.list_mutable(si(2)).await.unwrap().is_empty());
+    assert_eq!(s.list_immutable(si(3)).await.unwrap(), set(&[0]));
+    // cutoff-date mode: leases renewed before the cutoff expire.
+    drop(s);
+    let mut o3 = o2.clone();
+    o3.expire.mode = ExpirationMode::CutoffDate(T0 + 31 * DAY + 10);
+    let s = StorageServer::open_disk(&storage, o3).await.unwrap();
+    let r = s.expire_once().await.unwrap();
+    assert_eq!(r.deleted, 1, "{r:?}");
+    assert!(s.list_immutable(si(3)).await.unwrap().is_empty());
+    // The worker: new share, expire it via a background pass.
+    upload(&s, si(4), 0, b"worker").await;
+    drop(s);
+    let mut o4 = o2.clone();
+    o4.expire.mode = ExpirationMode::AgeOverride(0);
+    clock.advance(1);
+    let s = StorageServer::open_disk(&storage, o4).await.unwrap();
+    let w = s.spawn_expiry_worker(Duration::from_millis(20));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while w.progress().2 == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(w.progress().2, 1);
+    assert!(s.list_immutable(si(4)).await.unwrap().is_empty());
+    assert_ne!(w.state(), WorkerState::Done);
+    w.cancel();
 }
