@@ -2,7 +2,12 @@
 //! generic function over an [`Env`] that makes servers, and the
 //! `conformance!` macro instantiates it for the memory and disk backends.
 //! The null backend, which keeps no data, has its own short test at the end.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::single_range_in_vec_init)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::single_range_in_vec_init
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
