@@ -634,16 +634,10 @@ impl<S: ShareStore> Engine<S> {
                 .map_err(container_error)?;
             changed.insert(*shnum, Some(c));
         }
-        // Leases: add-or-renew on every share that still exists.
+        // Leases: add-or-renew on the shares this request wrote that still
+        // exist (Tahoe 1.20 `remaining_shares`; other shares of the slot
+        // are left alone).
         let expiration = self.lease_expiration();
-        for (shnum, c) in &existing {
-            if !changed.contains_key(shnum) {
-                let mut c = c.clone();
-                if c.add_or_renew(OWNER_RENEW, renew, cancel, expiration, self.opts.nodeid) {
-                    changed.insert(*shnum, Some(c));
-                }
-            }
-        }
         for c in changed.values_mut().flatten() {
             c.add_or_renew(OWNER_RENEW, renew, cancel, expiration, self.opts.nodeid);
         }

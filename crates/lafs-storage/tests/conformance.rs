@@ -637,6 +637,31 @@ async fn mutable_leases(env: &Env) {
         s.read_mutable(si(8), 0, 0, 5000).await.unwrap(),
         pattern(3000, 1)
     );
+    // Only the shares a request writes get their lease renewed (Tahoe 1.20
+    // renews `remaining_shares`, not the whole slot).
+    rtw(
+        &s,
+        si(8),
+        1,
+        vec![(1, tw(vec![], vec![w(0, b"one")], None))],
+        &[],
+    )
+    .await
+    .unwrap();
+    let before = s.leases(si(8), 1).await.unwrap();
+    clock.advance(500);
+    rtw(
+        &s,
+        si(8),
+        1,
+        vec![(0, tw(vec![], vec![w(0, b"zero")], None))],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.leases(si(8), 1).await.unwrap(), before);
+    let renewed = s.leases(si(8), 0).await.unwrap();
+    assert_eq!(renewed[0].expiration, T0 as u32 + 510 + DAYS31);
 }
 
 // ---------------------------------------------------------------- limits
