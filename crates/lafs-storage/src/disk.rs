@@ -405,7 +405,8 @@ impl ShareStore for DiskStore {
                             return Err(io::Error::other("share shrank while copying"));
                         }
                         out.write_all(&immutable::lease_table(&leases))
-                    })?;
+                    })
+                    .map_err(map_enospc)?;
                 }
             }
             Ok(())

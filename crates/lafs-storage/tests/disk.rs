@@ -676,3 +676,145 @@ async fn lease_expiry() {
     assert_ne!(w.state(), WorkerState::Done);
     w.cancel();
 }
+
+// ------------------------------------------------------------ a real full disk
+
+/// A small tmpfs mounted for the test (needs root; the test is skipped when
+/// mounting fails), unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?
+            .success();
+        ok.then(|| Tmpfs(at.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Fill the filesystem holding `dir` until a write fails.
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 4096];
+    for _ in 0..100_000 {
+        if f.write_all(&chunk).and_then(|_| f.sync_all()).is_err() {
+            break;
+        }
+    }
+    path
+}
+
+/// On a really full disk every write fails with `NoSpace`, nothing
+/// existing is damaged, no partial file becomes visible, and work resumes
+/// once space is freed.
+#[tokio::test]
+async fn full_tmpfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mnt) = Tmpfs::mount(&dir.path().join("mnt"), "2m") else {
+        eprintln!("SKIP: cannot mount a tmpfs (not root?)");
+        return;
+    };
+    let storage = mnt.0.join("storage");
+    let s = StorageServer::open_disk(&storage, opts()).await.unwrap();
+    upload(&s, si(1), 0, &pattern(100_000, 1)).await;
+    write_mutable(&s, si(2), 0, &pattern(10_000, 2)).await;
+    let imm_before = std::fs::read(share_path(&storage, &si(1), 0)).unwrap();
+    let mut_before = std::fs::read(share_path(&storage, &si(2), 0)).unwrap();
+    let secret = UploadSecret::new(vec![1; 20]);
+    let a = s
+        .allocate_buckets(si(3), &renew(1), &cancel(1), &secret, &set(&[0]), 600_000)
+        .await
+        .unwrap();
+    assert_eq!(a.allocated, set(&[0]));
+    let filler = fill(&mnt.0);
+    // Immutable write: ENOSPC surfaces as NoSpace.
+    let e = s
+        .write_immutable(si(3), 0, &secret, 0, &pattern(600_000, 3))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StorageError::NoSpace), "{e:?}");
+    // New allocations: none (no space), no error.
+    let a = s
+        .allocate_buckets(si(4), &renew(1), &cancel(1), &secret, &set(&[0]), 1000)
+        .await
+        .unwrap();
+    assert!(a.allocated.is_empty());
+    // Same-size mutable rewrite (no growth, so only the disk can refuse).
+    let tw = TestWriteVectors {
+        test: vec![],
+        write: vec![WriteVector {
+            offset: 0,
+            data: pattern(10_000, 9),
+        }],
+        new_length: None,
+    };
+    let e = s
+        .mutable_test_and_write(
+            si(2),
+            &WriteEnabler::from_bytes([5; 32]),
+            &renew(1),
+            &cancel(1),
+            BTreeMap::from([(0, tw)]),
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StorageError::NoSpace | StorageError::Io(_)),
+        "{e:?}"
+    );
+    // A new lease holder on the immutable share (a copy is needed).
+    let e = s
+        .add_or_renew_lease(si(1), &renew(8), &cancel(8))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StorageError::NoSpace | StorageError::Io(_)),
+        "{e:?}"
+    );
+    // Nothing damaged, nothing half-written visible, no temp files left.
+    assert_eq!(
+        std::fs::read(share_path(&storage, &si(1), 0)).unwrap(),
+        imm_before
+    );
+    assert_eq!(
+        std::fs::read(share_path(&storage, &si(2), 0)).unwrap(),
+        mut_before
+    );
+    assert!(s.list_immutable(si(3)).await.unwrap().is_empty());
+    assert_eq!(
+        std::fs::read_dir(storage.join("shares/incoming/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+    // Free space: the upload resumes and completes.
+    std::fs::remove_file(filler).unwrap();
+    let p = s
+        .write_immutable(si(3), 0, &secret, 0, &pattern(600_000, 3))
+        .await
+        .unwrap();
+    assert!(p.complete);
+    assert_eq!(
+        s.read_immutable(si(3), 0, 0, 1 << 20).await.unwrap(),
+        pattern(600_000, 3)
+    );
+    s.add_or_renew_lease(si(1), &renew(8), &cancel(8))
+        .await
+        .unwrap();
+    assert_eq!(s.leases(si(1), 0).await.unwrap().len(), 2);
+    drop(s);
+}
