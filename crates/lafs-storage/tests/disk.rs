@@ -468,7 +468,7 @@ fn sigkill_while_writing() {
         .build()
         .unwrap();
     let mut kills = 0;
-    for round in 0..6u64 {
+    for round in 0..10u64 {
         let mut child = std::process::Command::new(&exe)
             .args(["--exact", "crash_child", "--ignored", "--nocapture"])
             .env(CHILD_ENV, &storage)
@@ -499,7 +499,7 @@ fn sigkill_while_writing() {
         kills += 1;
         rt.block_on(verify_after_crash(&storage, witness.as_deref()));
     }
-    assert_eq!(kills, 6);
+    assert_eq!(kills, 10);
     // The children really worked (a child that died early would make the
     // checks above vacuous).
     let next: u32 = std::fs::read_to_string(dir.path().join("next"))
@@ -507,7 +507,7 @@ fn sigkill_while_writing() {
         .trim()
         .parse()
         .unwrap();
-    assert!(next >= 6 * 3, "children made too little progress: {next}");
+    assert!(next >= 10 * 3, "children made too little progress: {next}");
 }
 
 async fn verify_after_crash(storage: &Path, witness: Option<&[u8]>) {
