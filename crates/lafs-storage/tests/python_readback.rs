@@ -292,3 +292,86 @@ fn mutable_container_matches_tahoe_byte_for_byte() {
         cases.len(),
     );
 }
+
+const IMMUTABLE_SCRIPT: &str = r#"
+import os, sys, tempfile
+from allmydata.storage.immutable import ShareFile
+from allmydata.storage.lease import LeaseInfo
+data = bytes.fromhex(sys.argv[1])
+e1, e2, e3 = (int(x) for x in sys.argv[2:5])
+path = os.path.join(tempfile.mkdtemp(), "0")
+sf = ShareFile(path, max_size=len(data), create=True)
+sf.write_share_data(0, data)
+sf.add_or_renew_lease(2**64, LeaseInfo(0, b"\x01" * 32, b"\x02" * 32, e1, None))
+sf.add_or_renew_lease(2**64, LeaseInfo(1, b"\x03" * 32, b"\x04" * 32, e2, None))
+sf.add_or_renew_lease(2**64, LeaseInfo(1, b"\x01" * 32, b"\x02" * 32, e3, None))
+print(open(path, "rb").read().hex())
+"#;
+
+/// An immutable share uploaded through the disk store, given a second
+/// lease and then a renewal, is byte-identical to the file Tahoe 1.20's
+/// `ShareFile` produces for the same steps.
+#[tokio::test]
+async fn immutable_share_file_matches_tahoe() {
+    use lafs_storage::Clock;
+    let Some(python) = tahoe_python() else {
+        eprintln!(
+            "SKIP: no Python with Tahoe 1.20 (set LAFS_TAHOE_PYTHON or run scripts/tahoe-venv)"
+        );
+        return;
+    };
+    const T0: u64 = 1_700_000_000;
+    const TERM: u64 = 31 * 24 * 3600;
+    let clock = Clock::manual(T0);
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let opts = StorageServerOptions {
+        clock: clock.clone(),
+        ..StorageServerOptions::new(ServerId20([9; 20]))
+    };
+    let s = StorageServer::open_disk(&storage, opts).await.unwrap();
+    let si = StorageIndex([7; 16]);
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let secret = UploadSecret::new(vec![3; 20]);
+    let (r1, c1) = (
+        LeaseRenewSecret::from_bytes([1; 32]),
+        LeaseCancelSecret::from_bytes([2; 32]),
+    );
+    let (r2, c2) = (
+        LeaseRenewSecret::from_bytes([3; 32]),
+        LeaseCancelSecret::from_bytes([4; 32]),
+    );
+    s.allocate_buckets(
+        si,
+        &r1,
+        &c1,
+        &secret,
+        &BTreeSet::from([0]),
+        data.len() as u64,
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.write_immutable(si, 0, &secret, 0, &data)
+            .await
+            .unwrap()
+            .complete
+    );
+    clock.advance(100);
+    s.add_or_renew_lease(si, &r2, &c2).await.unwrap();
+    clock.advance(100);
+    s.add_or_renew_lease(si, &r1, &c1).await.unwrap();
+    let b = si.to_base32();
+    let ours = std::fs::read(storage.join("shares").join(&b[..2]).join(&b).join("0")).unwrap();
+    let out = Command::new(&python)
+        .args(["-c", IMMUTABLE_SCRIPT, &hex(&data)])
+        .args([T0 + TERM, T0 + 100 + TERM, T0 + 200 + TERM].map(|t| t.to_string()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(hex(&ours), String::from_utf8(out.stdout).unwrap().trim());
+}
