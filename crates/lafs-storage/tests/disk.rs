@@ -392,7 +392,9 @@ fn crash_child() {
         // Redo the step that was in flight when the last child was killed
         // (it may or may not have completed).
         for step in start.saturating_sub(1)..start + 100_000 {
-            std::fs::write(storage.join("../next"), (step + 1).to_string()).unwrap();
+            // Atomically (write + rename): a kill must not leave it empty.
+            std::fs::write(storage.join("../next.tmp"), (step + 1).to_string()).unwrap();
+            std::fs::rename(storage.join("../next.tmp"), storage.join("../next")).unwrap();
             let n = step;
             let si_n = StorageIndex([
                 (n % 200) as u8,
