@@ -129,6 +129,7 @@ async fn serves_tahoe_containers() {
     }
     let s = StorageServer::open_disk(&storage, opts()).await.unwrap();
     // The crawler indexed all four.
+    s.wait_for_crawl().await;
     let db = s.lease_db().unwrap();
     db.flush();
     assert_eq!(db.share_count().unwrap(), 4);
@@ -240,6 +241,7 @@ async fn lease_db_in_step() {
     clock.advance(1000);
     write_mutable(&s, si(2), 0, b"mut").await;
     write_mutable(&s, si(2), 1, b"gone").await;
+    s.wait_for_crawl().await;
     let db = s.lease_db().unwrap().clone();
     db.flush();
     assert_eq!(db.share_count().unwrap(), 3);
@@ -275,6 +277,7 @@ async fn lease_db_in_step() {
     drop(s);
     drop(db);
     let s = StorageServer::open_disk(&storage, opts()).await.unwrap();
+    s.wait_for_crawl().await;
     let db = s.lease_db().unwrap();
     db.flush();
     assert_eq!(db.share_count().unwrap(), 2);
@@ -282,6 +285,7 @@ async fn lease_db_in_step() {
     std::fs::remove_file(share_path(&storage, &si(1), 0)).unwrap();
     drop(s);
     let s = StorageServer::open_disk(&storage, opts()).await.unwrap();
+    s.wait_for_crawl().await;
     let db = s.lease_db().unwrap();
     db.flush();
     assert_eq!(db.share_count().unwrap(), 1);
@@ -560,6 +564,7 @@ async fn verify_after_crash(storage: &Path, witness: Option<&[u8]>) {
         assert_eq!(v % 3, u32::from(shnum));
     }
     // The crash left the database unclean, so it was re-crawled.
+    s.wait_for_crawl().await;
     let db = s.lease_db().unwrap();
     db.flush();
     let on_disk = (0..next)
