@@ -21,6 +21,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use lafs_format::base32;
 use lafs_format::cap::{Cap, FileCap, MutableFormat, SskWriteCap};
 use lafs_format::chk::{self, ChkShare, EncodingParams, LayoutVersion};
+use lafs_format::container::{Container, MutableVersion};
 use lafs_format::keys::ConvergenceSecret;
 use lafs_format::mutable::retrieve::RetrieveError;
 use lafs_format::mutable::{KeyChain, MutableShare, PrivateKey};
@@ -255,8 +256,7 @@ fn dump_share(path: &Path) -> anyhow::Result<()> {
     let b = read_input(path)?;
     let v = match sniff(&b) {
         Some(ShareKind::ChkData) => dump_chk(&b)?,
-        Some(ShareKind::ImmutableContainer) => bail!("immutable container: not wired yet"),
-        Some(ShareKind::MutableContainer) => bail!("mutable container: not wired yet"),
+        Some(ShareKind::ImmutableContainer | ShareKind::MutableContainer) => dump_container(&b)?,
         Some(ShareKind::MutableData) => {
             let mut v = MutableShare::parse(&b)?.fields();
             v["kind"] = json!("mutable-share-data");
@@ -266,6 +266,62 @@ fn dump_share(path: &Path) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
+}
+
+/// A server container (§7.2, §7.3): its header and leases (secrets are
+/// never printed), then the share data inside, dumped by its own kind.
+fn dump_container(b: &[u8]) -> anyhow::Result<Value> {
+    let c = Container::parse(b)?;
+    let inner = c.data();
+    let share = match sniff(inner) {
+        Some(ShareKind::ChkData) => dump_chk(inner)?,
+        Some(ShareKind::MutableData) => match MutableShare::parse(inner) {
+            Ok(m) => m.fields(),
+            Err(e) => json!({ "error": e.to_string() }),
+        },
+        _ => json!({ "error": "unrecognised share data", "length": inner.len() }),
+    };
+    let mut v = match &c {
+        Container::Immutable(i) => json!({
+            "kind": "immutable-container",
+            "container_version": i.version.word(),
+            "size_field": i.size_field,
+            "data_length": i.data.len(),
+            "leases": i.leases.iter().map(|l| json!({
+                "owner_num": l.owner_num,
+                "expiration": l.expiration,
+            })).collect::<Vec<_>>(),
+        }),
+        Container::Mutable(m) => json!({
+            "kind": "mutable-container",
+            "container_version": match m.version {
+                MutableVersion::V1 => 1,
+                MutableVersion::V2 => 2,
+            },
+            "write_enabler_nodeid": m.nodeid.to_base32(),
+            "data_length": m.data_length(),
+            "container_size": m.container_size(),
+            "extra_lease_offset": m.extra_lease_offset(),
+            "leases": m.leases().map(|l| json!({
+                "owner_num": l.owner_num,
+                "expiration": l.expiration,
+                "nodeid": base32::encode(&l.nodeid),
+            })).collect::<Vec<_>>(),
+        }),
+    };
+    v["share"] = share;
+    Ok(v)
+}
+
+/// The share data in a file: the file itself, or what a server container
+/// wraps (so `decode` takes files straight from a storage directory).
+fn share_data(b: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    match sniff(&b) {
+        Some(ShareKind::ImmutableContainer | ShareKind::MutableContainer) => {
+            Ok(Container::parse(&b)?.data().to_vec())
+        }
+        _ => Ok(b),
+    }
 }
 
 fn b32s(hs: &[[u8; 32]]) -> Value {
@@ -395,10 +451,7 @@ fn decode(cap: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
         // A directory is the plaintext of its inner file: decode that.
         Cap::Dir(inner) => return decode(&Cap::File(inner).to_string(), paths),
     };
-    let mut files = Vec::with_capacity(paths.len());
-    for p in paths {
-        files.push(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?);
-    }
+    let files = read_share_files(paths)?;
     let list: Vec<(u16, &[u8])> = paths
         .iter()
         .zip(&files)
@@ -434,13 +487,21 @@ fn decode(cap: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
     }
 }
 
+/// Read share files, unwrapping server containers.
+fn read_share_files(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
+    paths
+        .iter()
+        .map(|p| {
+            let b = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            share_data(b).with_context(|| format!("{}: bad container", p.display()))
+        })
+        .collect()
+}
+
 /// Retrieve the newest recoverable version of a mutable file from share
 /// files (share data as `slot_readv` returns it).
 fn decode_mutable(keys: KeyChain, paths: &[PathBuf]) -> anyhow::Result<()> {
-    let mut files = Vec::with_capacity(paths.len());
-    for p in paths {
-        files.push(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?);
-    }
+    let files = read_share_files(paths)?;
     let mut list: Vec<(u8, &[u8])> = Vec::with_capacity(files.len());
     for (p, b) in paths.iter().zip(&files) {
         let n = shnum_from_name(p)
