@@ -3,7 +3,10 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod admin;
+mod create_node;
 mod debug;
+mod node;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
 #[derive(Debug, Parser)]
@@ -20,6 +23,16 @@ enum Command {
     /// Tools for debugging grids and formats.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
+    /// Create a storage node directory (tahoe.cfg, TLS identity, swissnum).
+    CreateNode(create_node::CreateNodeArgs),
+    /// Run a node (its HTTPS storage server) until SIGINT/SIGTERM.
+    Run {
+        /// The node directory.
+        nodedir: std::path::PathBuf,
+    },
+    /// Administrative output about a node.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +47,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         Command::Debug(cmd) => debug::run(cmd),
+        Command::CreateNode(args) => create_node::run(args),
+        Command::Run { nodedir } => {
+            init_tracing();
+            node::run(&nodedir)
+        }
+        Command::Admin(cmd) => admin::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -42,4 +61,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Log to stderr; `RUST_LOG` overrides the default `info` level.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
