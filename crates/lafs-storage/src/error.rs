@@ -41,6 +41,10 @@ pub enum StorageError {
     /// The requested size exceeds what this server stores for one share.
     #[error("share too large")]
     TooLarge,
+    /// A mutable operation found an immutable share at that number (or the
+    /// reverse).
+    #[error("share is of the other kind (mutable vs immutable)")]
+    WrongShareKind,
     /// Request arguments are malformed.
     #[error("bad request: {0}")]
     BadRequest(#[from] BadRequest),

@@ -9,7 +9,12 @@ use lafs_format::keys::{
     LeaseCancelSecret, LeaseRenewSecret, ServerId20, StorageIndex, WriteEnabler,
 };
 
+use crate::clock::Clock;
+use crate::disk::DiskStore;
+use crate::engine::Engine;
 use crate::error::StorageError;
+use crate::leasedb::LeaseDb;
+use crate::memory::{MemoryStore, NullStore};
 use crate::types::{
     Allocation, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
 };
@@ -57,6 +62,13 @@ pub struct StorageServerOptions {
     pub nodeid: ServerId20,
     /// Lease expiry / GC policy.
     pub expire: ExpirationOptions,
+    /// Largest mutable share accepted (and advertised). Mutable containers
+    /// are rewritten whole on each change, so this also bounds memory per
+    /// write. Default 2^32 bytes (Python advertises 69105·10^12 but cannot
+    /// store that either).
+    pub max_mutable_share_size: u64,
+    /// Where lease times come from (a manual clock in tests).
+    pub clock: Clock,
 }
 
 impl StorageServerOptions {
@@ -71,6 +83,8 @@ impl StorageServerOptions {
                 mutable: true,
                 ..Default::default()
             },
+            max_mutable_share_size: 1 << 32,
+            clock: Clock::system(),
         }
     }
 }
@@ -79,55 +93,100 @@ impl StorageServerOptions {
 /// method is safe to call concurrently.
 #[derive(Clone, Debug)]
 pub struct StorageServer {
-    inner: Arc<Inner>,
+    inner: Arc<Backend>,
 }
 
+/// The engine over each store. An enum rather than `dyn ShareStore`
+/// because the trait's methods return `impl Future` (not object safe);
+/// dispatch is one `match` per call.
 #[derive(Debug)]
-struct Inner {
-    opts: StorageServerOptions,
+enum Backend {
+    Memory(Engine<MemoryStore>),
+    Disk(Engine<DiskStore>),
+    Null(Engine<NullStore>),
 }
 
-#[allow(clippy::todo, unused_variables)]
+macro_rules! dispatch {
+    ($self:ident, $e:ident => $body:expr) => {
+        match &*$self.inner {
+            Backend::Memory($e) => $body,
+            Backend::Disk($e) => $body,
+            Backend::Null($e) => $body,
+        }
+    };
+}
+
 impl StorageServer {
     /// Serve a Tahoe `storage/` directory (layout §7.1), creating it if
     /// needed: adopts existing v1/v2 containers, cleans abandoned incoming
-    /// uploads, opens (and on first start fills) the lease database.
+    /// uploads, opens (and on first start, or after a crash, re-fills by
+    /// crawling) the lease database `storage/leases.sqlite`.
     pub async fn open_disk(
         storage_dir: &Path,
         opts: StorageServerOptions,
     ) -> Result<Self, StorageError> {
-        todo!()
+        let store = DiskStore::open(storage_dir).await?;
+        let db_path = storage_dir.join("leases.sqlite");
+        let (db, crawl) = tokio::task::spawn_blocking(move || LeaseDb::open(&db_path))
+            .await
+            .map_err(|_| StorageError::TaskFailed)??;
+        let engine = Engine::new(store, opts, Some(db.clone()));
+        if crawl {
+            engine.crawl().await?;
+            db.mark_crawled();
+        }
+        Ok(StorageServer {
+            inner: Arc::new(Backend::Disk(engine)),
+        })
     }
 
     /// A server that keeps everything in memory (tests, in-process grids).
     pub fn in_memory(opts: StorageServerOptions) -> Self {
+        Self::with_memory_store(MemoryStore::new(), opts)
+    }
+
+    /// A memory server over a given store (e.g. [`MemoryStore::with_capacity`]).
+    pub fn with_memory_store(store: MemoryStore, opts: StorageServerOptions) -> Self {
         StorageServer {
-            inner: Arc::new(Inner { opts }),
+            inner: Arc::new(Backend::Memory(Engine::new(store, opts, None))),
         }
     }
 
     /// A server that accepts and acknowledges everything but keeps no share
-    /// data (protocol benchmarks). Reads return zeros of the written length.
+    /// data (protocol benchmarks): completed immutable shares are listed
+    /// and read back as zeros of the right length; mutable writes succeed
+    /// and are forgotten.
     pub fn null(opts: StorageServerOptions) -> Self {
         StorageServer {
-            inner: Arc::new(Inner { opts }),
+            inner: Arc::new(Backend::Null(Engine::new(NullStore::default(), opts, None))),
         }
     }
 
     /// This server's node id.
     pub fn nodeid(&self) -> ServerId20 {
-        self.inner.opts.nodeid
+        dispatch!(self, e => e.opts.nodeid)
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &StorageServerOptions {
+        dispatch!(self, e => &e.opts)
+    }
+
+    /// The lease database (disk servers only).
+    pub fn lease_db(&self) -> Option<&LeaseDb> {
+        dispatch!(self, e => e.leasedb.as_ref())
     }
 
     /// Sizes and free space for the version endpoint.
     pub async fn version(&self) -> VersionInfo {
-        todo!()
+        dispatch!(self, e => e.version().await)
     }
 
     /// Allocate immutable shares (spec §7.5): `already_have` lists every
-    /// complete share of `si`; shares being uploaded by someone else are in
-    /// neither set. Adds a lease (owner 0) to new shares and renews the
-    /// requester's lease on existing ones.
+    /// complete share of `si`; shares being uploaded by anyone are in
+    /// neither set. New shares get a lease (owner 0) when they complete;
+    /// the requester's lease on existing immutable shares is renewed.
+    /// Read-only or full servers allocate nothing (as Tahoe: no error).
     pub async fn allocate_buckets(
         &self,
         si: StorageIndex,
@@ -137,10 +196,14 @@ impl StorageServer {
         share_numbers: &BTreeSet<u16>,
         allocated_size: u64,
     ) -> Result<Allocation, StorageError> {
-        todo!()
+        dispatch!(self, e => e.allocate_buckets(si, renew, cancel, upload_secret, share_numbers, allocated_size).await)
     }
 
-    /// Write `data` at `offset` of an allocated immutable share.
+    /// Write `data` at `offset` of an allocated immutable share. Overlaps
+    /// with earlier writes must carry identical bytes. The write that
+    /// covers the last missing byte publishes the share (`complete`).
+    /// Errors: `NoSuchUpload`, `AlreadyComplete` (share done),
+    /// `WrongUploadSecret`, `WriteBeyondAllocated`, `ConflictingWrite`.
     pub async fn write_immutable(
         &self,
         si: StorageIndex,
@@ -149,22 +212,23 @@ impl StorageServer {
         offset: u64,
         data: &[u8],
     ) -> Result<WriteProgress, StorageError> {
-        todo!()
+        dispatch!(self, e => e.write_immutable(si, shnum, upload_secret, offset, data).await)
     }
 
     /// Abandon an upload in progress, freeing its space.
+    /// Errors: `NoSuchUpload`, `AlreadyComplete`, `WrongUploadSecret`.
     pub async fn abort_immutable(
         &self,
         si: StorageIndex,
         shnum: u16,
         upload_secret: &UploadSecret,
     ) -> Result<(), StorageError> {
-        todo!()
+        dispatch!(self, e => e.abort_immutable(si, shnum, upload_secret).await)
     }
 
     /// Complete immutable shares of `si` (empty for an unknown SI).
     pub async fn list_immutable(&self, si: StorageIndex) -> Result<BTreeSet<u16>, StorageError> {
-        todo!()
+        dispatch!(self, e => e.list(si, ShareKind::Immutable).await)
     }
 
     /// Read share data `[offset, offset+len)`, truncated at the data end.
@@ -175,15 +239,16 @@ impl StorageServer {
         offset: u64,
         len: u64,
     ) -> Result<Vec<u8>, StorageError> {
-        todo!()
+        dispatch!(self, e => e.read_immutable(si, shnum, offset, len).await)
     }
 
     /// Length of a complete immutable share's data.
     pub async fn immutable_len(&self, si: StorageIndex, shnum: u16) -> Result<u64, StorageError> {
-        todo!()
+        dispatch!(self, e => e.immutable_len(si, shnum).await)
     }
 
     /// Record a corruption advisory (logged and kept; never acted on).
+    /// `NoSuchShare` if there is no such share of that kind.
     pub async fn advise_corrupt(
         &self,
         kind: ShareKind,
@@ -191,18 +256,18 @@ impl StorageServer {
         shnum: u16,
         reason: &str,
     ) -> Result<(), StorageError> {
-        todo!()
+        dispatch!(self, e => e.advise_corrupt(kind, si, shnum, reason).await)
     }
 
-    /// Add or renew a lease on every share (mutable or immutable) of `si`;
-    /// `NoSuchShare` if it has none.
+    /// Add or renew a lease (owner 1) on every share (mutable or
+    /// immutable) of `si`; `NoSuchShare` if it has none.
     pub async fn add_or_renew_lease(
         &self,
         si: StorageIndex,
         renew: &LeaseRenewSecret,
         cancel: &LeaseCancelSecret,
     ) -> Result<(), StorageError> {
-        todo!()
+        dispatch!(self, e => e.add_or_renew_lease(si, renew, cancel).await)
     }
 
     /// Mutable test-and-set write (spec §7.5).
@@ -215,12 +280,12 @@ impl StorageServer {
         test_write: BTreeMap<u16, TestWriteVectors>,
         read_vector: &[ReadVector],
     ) -> Result<TestWriteResult, StorageError> {
-        todo!()
+        dispatch!(self, e => e.mutable_test_and_write(si, write_enabler, renew, cancel, test_write, read_vector).await)
     }
 
     /// Mutable shares of `si` (empty for an unknown SI).
     pub async fn list_mutable(&self, si: StorageIndex) -> Result<BTreeSet<u16>, StorageError> {
-        todo!()
+        dispatch!(self, e => e.list(si, ShareKind::Mutable).await)
     }
 
     /// Read mutable share data `[offset, offset+len)`, truncated at the data end.
@@ -231,11 +296,18 @@ impl StorageServer {
         offset: u64,
         len: u64,
     ) -> Result<Vec<u8>, StorageError> {
-        todo!()
+        dispatch!(self, e => e.read_mutable(si, shnum, offset, len).await)
     }
 
     /// Length of a mutable share's data.
     pub async fn mutable_len(&self, si: StorageIndex, shnum: u16) -> Result<u64, StorageError> {
-        todo!()
+        dispatch!(self, e => e.mutable_len(si, shnum).await)
+    }
+
+    /// Flush the lease database and mark a clean shutdown (disk servers).
+    pub async fn close(&self) {
+        if let Some(db) = self.lease_db().cloned() {
+            let _ = tokio::task::spawn_blocking(move || db.close_clean()).await;
+        }
     }
 }
