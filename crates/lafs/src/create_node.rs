@@ -44,6 +44,11 @@ pub struct CreateNodeArgs {
     /// Storage backend: disk (default) or memory (data lost on exit).
     #[arg(long, default_value = "disk")]
     pub backend: String,
+    /// Use this 20-byte node id (32 base32 chars) instead of deriving one
+    /// from the new certificate: needed to adopt another server's storage
+    /// directory, whose mutable shares and leases are bound to its tub id.
+    #[arg(long)]
+    pub tub_id: Option<String>,
     /// The node directory to create.
     pub nodedir: PathBuf,
 }
@@ -102,7 +107,10 @@ pub fn run(a: CreateNodeArgs) -> Result<()> {
 
     let identity = Identity::generate(&a.hostname)?;
     let cert_der = identity.cert_der()?;
-    let tubid: [u8; 20] = Sha1::digest(cert_der.as_ref()).into();
+    let tubid: [u8; 20] = match &a.tub_id {
+        Some(t) => base32::decode_array(t.trim()).context("--tub-id must be 32 base32 chars")?,
+        None => Sha1::digest(cert_der.as_ref()).into(),
+    };
     let rng = SystemRandom::new();
     let mut swiss = [0u8; 20];
     rng.fill(&mut swiss)
