@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, RANGE};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use lafs_storage::{ShareKind, StorageError, StorageServer, UploadSecret};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -45,7 +44,8 @@ pub struct HttpStorage {
     swissnum: Arc<Swissnum>,
 }
 
-type Resp = Response<Full<Bytes>>;
+/// Every response body is one buffer.
+pub type Resp = Response<Full<Bytes>>;
 
 fn resp(status: StatusCode, ctype: Option<&'static str>, body: Vec<u8>) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(body)));
@@ -169,7 +169,11 @@ fn parse_content_range(v: &HeaderValue) -> Option<(u64, u64)> {
     (a <= b).then_some((a, b))
 }
 
-async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Fail> {
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Fail>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Fail::Status(
@@ -212,7 +216,12 @@ impl HttpStorage {
     }
 
     /// Answer one request. Never fails: every error becomes a status.
-    pub async fn handle(&self, req: Request<Incoming>) -> Resp {
+    /// Generic over the body so tests can drive it without a socket.
+    pub async fn handle<B>(&self, req: Request<B>) -> Resp
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let (parts, body) = req.into_parts();
         let ep = match StorageEndpoint::parse(&parts.method, parts.uri.path()) {
             Ok(ep) => ep,
@@ -227,7 +236,7 @@ impl HttpStorage {
                 return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
             }
         };
-        match self.dispatch(ep, &parts.method, &parts.headers, body).await {
+        match self.dispatch(ep, &parts.headers, body).await {
             Ok(r) => r,
             Err(Fail::Status(s, m)) => text(s, m),
             Err(Fail::Wire(e)) => text(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -244,13 +253,11 @@ impl HttpStorage {
         }
     }
 
-    async fn dispatch(
-        &self,
-        ep: StorageEndpoint,
-        _method: &Method,
-        h: &HeaderMap,
-        body: Incoming,
-    ) -> Result<Resp, Fail> {
+    async fn dispatch<B>(&self, ep: StorageEndpoint, h: &HeaderMap, body: B) -> Result<Resp, Fail>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         use StorageEndpoint as E;
         if !self
             .swissnum
