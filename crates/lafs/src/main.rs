@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod admin;
+mod bench_storage;
 mod create_node;
 mod debug;
 mod node;
@@ -33,6 +34,9 @@ enum Command {
     /// Administrative output about a node.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench_storage::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
             node::run(&nodedir)
         }
         Command::Admin(cmd) => admin::run(cmd),
+        Command::Bench(cmd) => bench_storage::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
