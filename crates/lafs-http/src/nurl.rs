@@ -24,8 +24,11 @@ pub fn spki_hash(spki_der: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(spki_der))
 }
 
-/// One DER TLV at the start of `b`: (tag, whole element, contents, rest).
-fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One DER element: (tag, whole element, contents, rest of the input).
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+/// The DER TLV at the start of `b`.
+fn tlv(b: &[u8]) -> Option<Tlv<'_>> {
     let tag = *b.first()?;
     let first = *b.get(1)?;
     let (len, hdr) = if first < 0x80 {

@@ -754,7 +754,7 @@ mod tests {
     #[test]
     fn progress_and_sets() {
         let p = UploadProgress {
-            required: vec![5..10],
+            required: vec![5..10, 12..20],
         };
         assert_eq!(UploadProgress::from_cbor(&p.to_cbor()).unwrap(), p);
         let s: BTreeSet<u16> = [1, 7].into();

@@ -231,13 +231,14 @@ async fn replay_recorded_exchanges() {
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_string());
         let want_ctype = header(&want["headers"], "content-type");
-        if want_ctype == Some("application/octet-stream") || want_ctype == Some("application/cbor")
-        {
-            if ctype.as_deref() != want_ctype {
-                mismatches.push(format!(
-                    "#{seq} {scenario}: content-type {ctype:?}, Python {want_ctype:?}"
-                ));
-            }
+        let typed_body = matches!(
+            want_ctype,
+            Some("application/octet-stream") | Some("application/cbor")
+        );
+        if typed_body && ctype.as_deref() != want_ctype {
+            mismatches.push(format!(
+                "#{seq} {scenario}: content-type {ctype:?}, Python {want_ctype:?}"
+            ));
         }
         let cr = hdrs
             .get("content-range")
