@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 pub enum BenchCommand {
     /// Erasure-code encode/decode throughput vs Python zfec 1.6.
     Fec(FecArgs),
+    #[command(flatten)]
+    Storage(crate::bench_storage::BenchCommand),
 }
 
 /// Options of `lafs bench fec`.
@@ -54,6 +56,7 @@ pub struct FecArgs {
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Fec(args) => fec(args),
+        BenchCommand::Storage(cmd) => crate::bench_storage::run(cmd),
     }
 }
 

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod bench;
+mod admin;
+mod bench_storage;
+mod create_node;
 mod debug;
+mod node;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
 #[derive(Debug, Parser)]
@@ -24,6 +28,16 @@ enum Command {
     /// Throughput benchmarks (e.g. `lafs bench fec` vs Python zfec).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Create a storage node directory (tahoe.cfg, TLS identity, swissnum).
+    CreateNode(create_node::CreateNodeArgs),
+    /// Run a node (its HTTPS storage server) until SIGINT/SIGTERM.
+    Run {
+        /// The node directory.
+        nodedir: std::path::PathBuf,
+    },
+    /// Administrative output about a node.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +53,12 @@ fn main() -> ExitCode {
         }
         Command::Debug(cmd) => debug::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::CreateNode(args) => create_node::run(args),
+        Command::Run { nodedir } => {
+            init_tracing();
+            node::run(&nodedir)
+        }
+        Command::Admin(cmd) => admin::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,4 +67,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Log to stderr; `RUST_LOG` overrides the default `info` level.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
 }
