@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-mod bench;
 mod admin;
+mod bench;
 mod bench_storage;
 mod create_node;
 mod debug;

@@ -468,7 +468,7 @@ fn mixed_grid_five_lafs_five_python() {
         anns.push(ann);
     }
     g.start_client(3, 7, 10, &anns);
-    workload(&g, &[1024, 10 << 20], 2);
+    workload(&g, &[1024, 10 << 20, 100 << 20], 2);
 }
 
 #[test]
