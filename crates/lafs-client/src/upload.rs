@@ -413,21 +413,7 @@ where
             break;
         }
     }
-    let planned: Vec<BTreeSet<u16>> = buckets
-        .iter()
-        .filter(|b| !b.failed)
-        .map(|b| b.present.union(&b.allocated).copied().collect())
-        .collect();
-    let achieved = placement::happiness(&planned);
-    if achieved < usize::from(opts.params.happy) {
-        abort_all(&buckets, si).await;
-        return Err(UploadError::NotHappy {
-            achieved,
-            happy: opts.params.happy,
-            usable: buckets.iter().filter(|b| b.writeable && !b.failed).count(),
-            failures,
-        });
-    }
+    failures = ensure_happy(&buckets, si, opts.params.happy, false, failures).await?;
 
     // Stream the blocks.
     let file = match write_blocks(&mut buckets, reader, g, key, &header, si, opts).await {
@@ -440,6 +426,10 @@ where
             return Err(e);
         }
     };
+
+    // Check before the trailers: a trailer publishes a share, which can
+    // then no longer be aborted.
+    failures = ensure_happy(&buckets, si, opts.params.happy, false, failures).await?;
 
     // Trailers complete the shares.
     let trailer_at = header.offsets.plaintext_hash_tree;
@@ -483,20 +473,8 @@ where
             }
         }
     }
-    let holds: Vec<BTreeSet<u16>> = buckets
-        .iter()
-        .map(|b| b.present.union(&b.complete).copied().collect())
-        .collect();
-    let achieved = placement::happiness(&holds);
-    if achieved < usize::from(opts.params.happy) {
-        abort_all(&buckets, si).await;
-        return Err(UploadError::NotHappy {
-            achieved,
-            happy: opts.params.happy,
-            usable: buckets.iter().filter(|b| !b.failed).count(),
-            failures,
-        });
-    }
+    let (achieved, _) = happiness_of(&buckets, true);
+    ensure_happy(&buckets, si, opts.params.happy, true, failures).await?;
     Ok(UploadResult {
         cap: FileCap::ChkRead(file.cap),
         happiness: achieved,
@@ -505,6 +483,41 @@ where
             .flat_map(|b| b.complete.iter().map(|s| (b.server.id.clone(), *s)))
             .collect(),
         already_present: buckets.iter().map(|b| b.present.len()).sum(),
+    })
+}
+
+/// Happiness over live buckets' present shares plus their allocated
+/// (`complete = false`) or completed (`true`) ones; and usable servers.
+fn happiness_of<C>(buckets: &[Bucket<C>], complete: bool) -> (usize, usize) {
+    let live = buckets.iter().filter(|b| !b.failed);
+    let holds: Vec<BTreeSet<u16>> = live
+        .clone()
+        .map(|b| {
+            let ours = if complete { &b.complete } else { &b.allocated };
+            b.present.union(ours).copied().collect()
+        })
+        .collect();
+    (placement::happiness(&holds), live.count())
+}
+
+/// Fail (after aborting every unfinished bucket) unless happy.
+async fn ensure_happy<C: StorageClient>(
+    buckets: &[Bucket<C>],
+    si: StorageIndex,
+    happy: u16,
+    complete: bool,
+    failures: Vec<ServerFailure>,
+) -> Result<Vec<ServerFailure>, UploadError> {
+    let (achieved, usable) = happiness_of(buckets, complete);
+    if achieved >= usize::from(happy) {
+        return Ok(failures);
+    }
+    abort_all(buckets, si).await;
+    Err(UploadError::NotHappy {
+        achieved,
+        happy,
+        usable,
+        failures,
     })
 }
 
