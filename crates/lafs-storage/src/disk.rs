@@ -405,7 +405,8 @@ impl ShareStore for DiskStore {
                             return Err(io::Error::other("share shrank while copying"));
                         }
                         out.write_all(&immutable::lease_table(&leases))
-                    })?;
+                    })
+                    .map_err(map_enospc)?;
                 }
             }
             Ok(())
@@ -555,6 +556,11 @@ impl ShareStore for DiskStore {
         .await
     }
 
+    async fn delete_immutable(&self, si: StorageIndex, shnum: u16) -> Result<(), StorageError> {
+        let p = self.p.clone();
+        blocking(move || Ok(remove_share(&p.share(&si, shnum))?)).await
+    }
+
     async fn get_mutable(
         &self,
         si: StorageIndex,
@@ -617,17 +623,7 @@ impl ShareStore for DiskStore {
                     p.replace_with(&si, shnum, &dest, |f| f.write_all(&bytes))
                         .map_err(map_enospc)?;
                 }
-                None => {
-                    match fs::remove_file(&dest) {
-                        Ok(()) => {}
-                        Err(e) if not_found(&e) => return Ok(()),
-                        Err(e) => return Err(e.into()),
-                    }
-                    if let Some(dir) = dest.parent() {
-                        sync_dir(dir)?;
-                        remove_empty_dirs(dir, 1);
-                    }
-                }
+                None => remove_share(&dest)?,
             }
             Ok(())
         })
@@ -667,6 +663,21 @@ impl ShareStore for DiskStore {
         })
         .await
     }
+}
+
+/// Delete a share file durably (absent is fine), then its bucket
+/// directory if that is now empty.
+fn remove_share(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if not_found(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+        remove_empty_dirs(dir, 1);
+    }
+    Ok(())
 }
 
 /// A full disk is `NoSpace`, not a generic I/O error.

@@ -24,7 +24,7 @@ use crate::ranges::RangeSet;
 use crate::server::StorageServerOptions;
 use crate::store::{LeaseWrite, ShareStore};
 use crate::types::{
-    Allocation, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
+    Allocation, LeaseInfo, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
 };
 
 /// Share numbers are a byte in every Tahoe format.
@@ -440,6 +440,39 @@ impl<S: ShareStore> Engine<S> {
             .await
     }
 
+    pub(crate) async fn leases(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+    ) -> Result<Vec<LeaseInfo>, StorageError> {
+        check_shnum(shnum)?;
+        match self.store.list(si).await?.get(&shnum) {
+            None => Err(StorageError::NoSuchShare),
+            Some(ShareKind::Immutable) => Ok(self
+                .store
+                .immutable_leases(si, shnum)
+                .await?
+                .leases
+                .iter()
+                .map(|l| LeaseInfo {
+                    owner_num: l.owner_num,
+                    expiration: l.expiration,
+                })
+                .collect()),
+            Some(ShareKind::Mutable) => Ok(self
+                .store
+                .get_mutable(si, shnum)
+                .await?
+                .ok_or(StorageError::NoSuchShare)?
+                .leases()
+                .map(|l| LeaseInfo {
+                    owner_num: l.owner_num,
+                    expiration: l.expiration,
+                })
+                .collect()),
+        }
+    }
+
     pub(crate) async fn add_or_renew_lease(
         &self,
         si: StorageIndex,
@@ -542,10 +575,46 @@ impl<S: ShareStore> Engine<S> {
         if !success {
             return Ok(TestWriteResult { success, data });
         }
-        // 4. Build every new container in memory first, so a refused write
-        //    (too large, no space) changes nothing.
-        let mut changed: BTreeMap<u16, Option<MutableContainer>> = BTreeMap::new();
+        // 4. Refuse what cannot be done before touching anything: sizes
+        //    are known from the write extents, so an oversized or
+        //    space-exhausting write is refused without building it.
         let mut growth: u64 = 0;
+        for (shnum, tw) in &test_write {
+            if tw.new_length == Some(0) {
+                continue;
+            }
+            let current = existing
+                .get(shnum)
+                .map_or(0, MutableContainer::container_size);
+            let mut size = current;
+            for wv in &tw.write {
+                let end = wv
+                    .offset
+                    .checked_add(wv.data.len() as u64)
+                    .ok_or(StorageError::TooLarge)?;
+                size = size.max(end);
+            }
+            if size > self.opts.max_mutable_share_size {
+                return Err(StorageError::TooLarge);
+            }
+            growth = growth.saturating_add(size - current);
+        }
+        let writes_something = test_write
+            .iter()
+            .any(|(n, tw)| tw.new_length != Some(0) || existing.contains_key(n));
+        if writes_something && self.opts.readonly {
+            return Err(StorageError::ReadOnly);
+        }
+        if growth > 0 {
+            if let Some(free) = self.free_space().await? {
+                let pending: u64 = self.uploads().values().map(|u| u.allocated).sum();
+                if growth > free.saturating_sub(pending) {
+                    return Err(StorageError::NoSpace);
+                }
+            }
+        }
+        // 5. Build every new container in memory, then write them.
+        let mut changed: BTreeMap<u16, Option<MutableContainer>> = BTreeMap::new();
         for (shnum, tw) in &test_write {
             if tw.new_length == Some(0) {
                 if existing.contains_key(shnum) {
@@ -561,36 +630,14 @@ impl<S: ShareStore> Engine<S> {
                     write_enabler.clone(),
                 ),
             };
-            let before = existing
-                .get(shnum)
-                .map_or(0, MutableContainer::container_size);
             c.apply(&tw.write, tw.new_length, self.opts.max_mutable_share_size)
                 .map_err(container_error)?;
-            growth = growth.saturating_add(c.container_size().saturating_sub(before));
             changed.insert(*shnum, Some(c));
         }
-        let writes_something = !changed.is_empty();
-        if writes_something && self.opts.readonly {
-            return Err(StorageError::ReadOnly);
-        }
-        if growth > 0 {
-            if let Some(free) = self.free_space().await? {
-                let pending: u64 = self.uploads().values().map(|u| u.allocated).sum();
-                if growth > free.saturating_sub(pending) {
-                    return Err(StorageError::NoSpace);
-                }
-            }
-        }
-        // Leases: add-or-renew on every share that still exists.
+        // Leases: add-or-renew on the shares this request wrote that still
+        // exist (Tahoe 1.20 `remaining_shares`; other shares of the slot
+        // are left alone).
         let expiration = self.lease_expiration();
-        for (shnum, c) in &existing {
-            if !changed.contains_key(shnum) {
-                let mut c = c.clone();
-                if c.add_or_renew(OWNER_RENEW, renew, cancel, expiration, self.opts.nodeid) {
-                    changed.insert(*shnum, Some(c));
-                }
-            }
-        }
         for c in changed.values_mut().flatten() {
             c.add_or_renew(OWNER_RENEW, renew, cancel, expiration, self.opts.nodeid);
         }

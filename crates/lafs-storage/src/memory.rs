@@ -217,6 +217,19 @@ impl ShareStore for MemoryStore {
         Ok(())
     }
 
+    async fn delete_immutable(&self, si: StorageIndex, shnum: u16) -> Result<(), StorageError> {
+        let mut st = self.lock();
+        if let Some(m) = st.shares.get_mut(&si) {
+            if matches!(m.get(&shnum), Some(MemShare::Immutable { .. })) {
+                m.remove(&shnum);
+            }
+            if m.is_empty() {
+                st.shares.remove(&si);
+            }
+        }
+        Ok(())
+    }
+
     async fn get_mutable(
         &self,
         si: StorageIndex,
@@ -291,7 +304,6 @@ impl ShareStore for MemoryStore {
                 MemShare::Immutable { data, .. } => data.len() as u64,
                 MemShare::Mutable(c) => c.container_size(),
             })
-            .chain(st.incoming.values().map(|b| b.len() as u64))
             .sum();
         Ok(Some(cap.saturating_sub(used)))
     }
@@ -416,6 +428,11 @@ impl ShareStore for NullStore {
     }
 
     async fn abort_incoming(&self, _: StorageIndex, _: u16) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    async fn delete_immutable(&self, si: StorageIndex, shnum: u16) -> Result<(), StorageError> {
+        self.lock().remove(&(si, shnum));
         Ok(())
     }
 

@@ -13,10 +13,11 @@ use crate::clock::Clock;
 use crate::disk::DiskStore;
 use crate::engine::Engine;
 use crate::error::StorageError;
+use crate::expire::{ExpiryReport, ExpiryWorker};
 use crate::leasedb::LeaseDb;
 use crate::memory::{MemoryStore, NullStore};
 use crate::types::{
-    Allocation, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
+    Allocation, LeaseInfo, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
 };
 
 /// `[storage] expire.*` from tahoe.cfg: lease expiry and garbage collection.
@@ -270,6 +271,15 @@ impl StorageServer {
         dispatch!(self, e => e.add_or_renew_lease(si, renew, cancel).await)
     }
 
+    /// The leases recorded in a share's container (either kind).
+    pub async fn leases(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+    ) -> Result<Vec<LeaseInfo>, StorageError> {
+        dispatch!(self, e => e.leases(si, shnum).await)
+    }
+
     /// Mutable test-and-set write (spec §7.5).
     pub async fn mutable_test_and_write(
         &self,
@@ -302,6 +312,17 @@ impl StorageServer {
     /// Length of a mutable share's data.
     pub async fn mutable_len(&self, si: StorageIndex, shnum: u16) -> Result<u64, StorageError> {
         dispatch!(self, e => e.mutable_len(si, shnum).await)
+    }
+
+    /// Run one lease-expiry pass now (see [`crate::ExpiryWorker`]); a no-op
+    /// unless `expire.enabled` on a disk server.
+    pub async fn expire_once(&self) -> Result<ExpiryReport, StorageError> {
+        dispatch!(self, e => e.expire_once().await)
+    }
+
+    /// Start the background lease expirer, one pass per `interval`.
+    pub fn spawn_expiry_worker(&self, interval: std::time::Duration) -> ExpiryWorker {
+        ExpiryWorker::spawn(self.clone(), interval)
     }
 
     /// Flush the lease database and mark a clean shutdown (disk servers).

@@ -122,6 +122,13 @@ pub trait ShareStore: Send + Sync + 'static {
         lease: ImmutableLease,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
 
+    /// Delete a complete immutable share (lease expiry); absent is fine.
+    fn delete_immutable(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+
     /// Drop an incoming share.
     fn abort_incoming(
         &self,

@@ -88,3 +88,12 @@ pub struct TestWriteResult {
     /// writes: `shnum → one byte string per ReadVector`.
     pub data: BTreeMap<u16, Vec<Vec<u8>>>,
 }
+
+/// A lease as the container records it (secrets omitted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseInfo {
+    /// Owner number (0: allocate, 1: lease endpoint and mutable writes).
+    pub owner_num: u32,
+    /// Unix seconds.
+    pub expiration: u32,
+}

@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod admin;
+mod bench_storage;
+mod create_node;
 mod debug;
+mod node;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
 #[derive(Debug, Parser)]
@@ -20,6 +24,19 @@ enum Command {
     /// Tools for debugging grids and formats.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
+    /// Create a storage node directory (tahoe.cfg, TLS identity, swissnum).
+    CreateNode(create_node::CreateNodeArgs),
+    /// Run a node (its HTTPS storage server) until SIGINT/SIGTERM.
+    Run {
+        /// The node directory.
+        nodedir: std::path::PathBuf,
+    },
+    /// Administrative output about a node.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench_storage::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +51,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         Command::Debug(cmd) => debug::run(cmd),
+        Command::CreateNode(args) => create_node::run(args),
+        Command::Run { nodedir } => {
+            init_tracing();
+            node::run(&nodedir)
+        }
+        Command::Admin(cmd) => admin::run(cmd),
+        Command::Bench(cmd) => bench_storage::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -42,4 +66,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Log to stderr; `RUST_LOG` overrides the default `info` level.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
 }

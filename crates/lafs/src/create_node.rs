@@ -1,0 +1,168 @@
+//! `lafs create-node`: make a storage node directory (layout in `node.rs`).
+//!
+//! Everything that identifies the node is made once here and never
+//! changes: the TLS certificate (its SPKI hash is the NURL pin), the
+//! swissnum, the 20-byte node id (SHA-1 of the certificate DER, as Foolscap
+//! derives a tub id — spec §9.3; clients seed lease secrets and mutable
+//! write enablers with it, so it must be permanent) and the ed25519 key
+//! whose public half is the `v0-` server id.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use base64::Engine;
+use ini::Ini;
+use lafs_format::base32;
+use lafs_http::tls::Identity;
+use sha1::{Digest, Sha1};
+
+/// Options of `lafs create-node`.
+#[derive(Debug, clap::Args)]
+pub struct CreateNodeArgs {
+    /// Host name or address clients use to reach this node.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub hostname: String,
+    /// TCP port; without it a free port is picked now and written to the config.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to listen on (default: 127.0.0.1 for a loopback hostname, else all).
+    #[arg(long)]
+    pub listen_address: Option<String>,
+    /// Where shares live (default NODEDIR/storage). An existing Tahoe storage
+    /// directory is adopted as it is.
+    #[arg(long)]
+    pub storage_dir: Option<PathBuf>,
+    /// Nickname shown to clients.
+    #[arg(long, default_value = "lafs-storage")]
+    pub nickname: String,
+    /// Space to keep free, e.g. 1G (Tahoe's reserved_space).
+    #[arg(long, default_value = "1G")]
+    pub reserved_space: String,
+    /// Storage backend: disk (default) or memory (data lost on exit).
+    #[arg(long, default_value = "disk")]
+    pub backend: String,
+    /// Use this 20-byte node id (32 base32 chars) instead of deriving one
+    /// from the new certificate: needed to adopt another server's storage
+    /// directory, whose mutable shares and leases are bound to its tub id.
+    #[arg(long)]
+    pub tub_id: Option<String>,
+    /// The node directory to create.
+    pub nodedir: PathBuf,
+}
+
+fn write_secret(path: &Path, contents: &str) -> Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+fn free_port(addr: &str) -> Result<u16> {
+    let l = std::net::TcpListener::bind((addr, 0))
+        .or_else(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+        .context("finding a free port")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// `lafs create-node`.
+pub fn run(a: CreateNodeArgs) -> Result<()> {
+    let dir = &a.nodedir;
+    if dir.join("tahoe.cfg").exists() {
+        bail!("{} already has a tahoe.cfg", dir.display());
+    }
+    if !matches!(a.backend.as_str(), "disk" | "memory" | "null") {
+        bail!("unknown backend {:?}", a.backend);
+    }
+    crate::node::parse_size(&a.reserved_space)?;
+    let private = dir.join("private");
+    std::fs::create_dir_all(&private).with_context(|| format!("creating {}", private.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let loopback = matches!(a.hostname.as_str(), "127.0.0.1" | "localhost" | "::1");
+    let listen = a.listen_address.clone().unwrap_or_else(|| {
+        if loopback {
+            "127.0.0.1".into()
+        } else {
+            "0.0.0.0".into()
+        }
+    });
+    let port = match a.port {
+        Some(p) => p,
+        None => free_port(&listen)?,
+    };
+
+    let identity = Identity::generate(&a.hostname)?;
+    let cert_der = identity.cert_der()?;
+    let tubid: [u8; 20] = match &a.tub_id {
+        Some(t) => base32::decode_array(t.trim()).context("--tub-id must be 32 base32 chars")?,
+        None => Sha1::digest(cert_der.as_ref()).into(),
+    };
+    let rng = SystemRandom::new();
+    let mut swiss = [0u8; 20];
+    rng.fill(&mut swiss)
+        .map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| anyhow::anyhow!("ed25519 keygen failed"))?;
+    let kp =
+        Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| anyhow::anyhow!("ed25519 key"))?;
+    let pubkey = base32::encode(kp.public_key().as_ref());
+
+    write_secret(&private.join("tls-cert.pem"), &identity.cert_pem)?;
+    write_secret(&private.join("tls-key.pem"), &identity.key_pem)?;
+    write_secret(
+        &private.join("swissnum"),
+        &format!("{}\n", base32::encode(&swiss)),
+    )?;
+    write_secret(
+        &private.join("tubid"),
+        &format!("{}\n", base32::encode(&tubid)),
+    )?;
+    write_secret(
+        &private.join("node.privkey"),
+        &format!(
+            "priv-v0-pkcs8-{}\n",
+            base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
+        ),
+    )?;
+    std::fs::write(dir.join("node.pubkey"), format!("pub-v0-{pubkey}\n"))?;
+
+    let mut cfg = Ini::new();
+    cfg.with_section(Some("node"))
+        .set("nickname", a.nickname.as_str())
+        .set("tub.port", format!("tcp:{port}:interface={listen}"))
+        .set("tub.location", format!("tcp:{}:{port}", a.hostname))
+        .set("web.port", "");
+    let mut st = cfg.with_section(Some("storage"));
+    st.set("enabled", "true")
+        .set("reserved_space", a.reserved_space.as_str())
+        .set("readonly", "false")
+        .set("backend", a.backend.as_str())
+        .set("expire.enabled", "false")
+        .set("expire.mode", "age");
+    if let Some(d) = &a.storage_dir {
+        let abs = std::path::absolute(d).unwrap_or_else(|_| d.clone());
+        st.set("storage_dir", abs.display().to_string());
+    }
+    cfg.with_section(Some("client"))
+        .set("shares.needed", "3")
+        .set("shares.happy", "7")
+        .set("shares.total", "10");
+    cfg.write_to_file(dir.join("tahoe.cfg"))
+        .context("writing tahoe.cfg")?;
+    println!("Node created in {}", dir.display());
+    Ok(())
+}
