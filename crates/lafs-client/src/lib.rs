@@ -34,6 +34,7 @@
 pub mod download;
 mod error;
 pub mod grid;
+pub mod http;
 pub mod placement;
 pub mod storage;
 pub mod upload;
@@ -42,6 +43,7 @@ pub use download::{download, download_to_vec, DownloadOptions};
 pub use error::{ClientError, DownloadError, ServerFailure, ServerProblem, UploadError};
 pub use grid::secret::LeaseSecret;
 pub use grid::{Grid, GridServer};
+pub use http::HttpClient;
 pub use storage::{LocalClient, StorageClient};
 pub use upload::{
     upload, upload_bytes, upload_unseekable, KeyMode, Progress, ProgressFn, UploadOptions,
