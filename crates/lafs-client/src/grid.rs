@@ -10,7 +10,7 @@
 use lafs_format::keys::{
     lease, permute_server_key, LeaseCancelSecret, LeaseRenewSecret, ServerId20, StorageIndex,
 };
-use secret::LeaseSecret;
+pub use secret::LeaseSecret;
 use std::sync::Arc;
 
 /// One known server.

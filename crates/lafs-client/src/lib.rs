@@ -31,6 +31,7 @@
 //! The format work (trees, UEB, layout, caps) is `lafs_format`'s; this crate
 //! only schedules I/O around it.
 
+pub mod broker;
 pub mod download;
 mod error;
 pub mod grid;
@@ -39,6 +40,7 @@ pub mod placement;
 pub mod storage;
 pub mod upload;
 
+pub use broker::{grid_from_servers_yaml, BrokerError};
 pub use download::{download, download_to_vec, DownloadOptions};
 pub use error::{ClientError, DownloadError, ServerFailure, ServerProblem, UploadError};
 pub use grid::secret::LeaseSecret;
