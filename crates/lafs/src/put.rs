@@ -34,7 +34,7 @@ pub fn run(a: PutArgs) -> Result<()> {
                 Progress::Hashing { done, total } => ("hashing", done, total),
                 Progress::Uploading { done, total } => ("uploading", done, total),
             };
-            let pct = if total == 0 { 100 } else { done * 100 / total };
+            let pct = (done * 100).checked_div(total).unwrap_or(100);
             eprint!("\r{what} {pct:3}% ({done}/{total} bytes)   ");
         }) as lafs_client::ProgressFn
     });
