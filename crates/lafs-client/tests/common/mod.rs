@@ -1,0 +1,213 @@
+//! An in-process grid with fault injection.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use lafs_client::{ClientError, Grid, GridServer, LeaseSecret, LocalClient, StorageClient};
+use lafs_format::keys::{LeaseCancelSecret, LeaseRenewSecret, ServerId20, StorageIndex};
+use lafs_storage::{
+    Allocation, StorageServer, StorageServerOptions, UploadSecret, VersionInfo, WriteProgress,
+};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// How a server misbehaves.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Reads allowed before every request fails (negative: unlimited).
+    pub reads_left: AtomicI64,
+    /// Every request fails.
+    pub dead: AtomicBool,
+    /// Refuse allocations (answer as a full server does: nothing allocated).
+    pub full: AtomicBool,
+    /// Flip a byte in every block read (reads of more than 32 bytes past the header).
+    pub corrupt_blocks: AtomicBool,
+    /// Flip a byte in every read.
+    pub corrupt_all: AtomicBool,
+    /// Writes allowed before writes fail (negative: unlimited).
+    pub writes_left: AtomicI64,
+    /// Corruption advisories received.
+    pub advisories: Mutex<Vec<(u16, String)>>,
+    pub reads: AtomicUsize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Faulty {
+    pub inner: LocalClient,
+    pub faults: Arc<Faults>,
+}
+
+fn dead() -> ClientError {
+    ClientError::Status { status: 503 }
+}
+
+impl Faulty {
+    fn check(&self) -> Result<(), ClientError> {
+        if self.faults.dead.load(Ordering::SeqCst) {
+            return Err(dead());
+        }
+        Ok(())
+    }
+}
+
+impl StorageClient for Faulty {
+    async fn version(&self) -> Result<VersionInfo, ClientError> {
+        self.check()?;
+        self.inner.version().await
+    }
+    async fn allocate_buckets(
+        &self,
+        si: StorageIndex,
+        renew: &LeaseRenewSecret,
+        cancel: &LeaseCancelSecret,
+        upload_secret: &UploadSecret,
+        share_numbers: &BTreeSet<u16>,
+        allocated_size: u64,
+    ) -> Result<Allocation, ClientError> {
+        self.check()?;
+        if self.faults.full.load(Ordering::SeqCst) {
+            let have = self.inner.list_shares(si).await?;
+            return Ok(Allocation {
+                already_have: have,
+                allocated: BTreeSet::new(),
+            });
+        }
+        self.inner
+            .allocate_buckets(
+                si,
+                renew,
+                cancel,
+                upload_secret,
+                share_numbers,
+                allocated_size,
+            )
+            .await
+    }
+    async fn write_share(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        upload_secret: &UploadSecret,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<WriteProgress, ClientError> {
+        self.check()?;
+        if self.faults.writes_left.fetch_sub(1, Ordering::SeqCst) == 0 {
+            self.faults.dead.store(true, Ordering::SeqCst);
+            return Err(dead());
+        }
+        self.inner
+            .write_share(si, shnum, upload_secret, offset, data)
+            .await
+    }
+    async fn abort_share(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        upload_secret: &UploadSecret,
+    ) -> Result<(), ClientError> {
+        // Aborts reach the engine even from a "dead" server so tests can
+        // check nothing is left; a real dead server expires uploads itself.
+        self.inner.abort_share(si, shnum, upload_secret).await
+    }
+    async fn list_shares(&self, si: StorageIndex) -> Result<BTreeSet<u16>, ClientError> {
+        self.check()?;
+        self.inner.list_shares(si).await
+    }
+    async fn read_share(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, ClientError> {
+        self.check()?;
+        self.faults.reads.fetch_add(1, Ordering::SeqCst);
+        if self.faults.reads_left.fetch_sub(1, Ordering::SeqCst) == 0 {
+            self.faults.dead.store(true, Ordering::SeqCst);
+            return Err(dead());
+        }
+        let b = self.inner.read_share(si, shnum, offset, len).await?;
+        let all = self.faults.corrupt_all.load(Ordering::SeqCst);
+        let blocks =
+            self.faults.corrupt_blocks.load(Ordering::SeqCst) && offset >= 0x24 && len > 32;
+        if (all || blocks) && !b.is_empty() {
+            let mut v = b.to_vec();
+            v[0] ^= 0x55;
+            return Ok(Bytes::from(v));
+        }
+        Ok(b)
+    }
+    async fn advise_corrupt(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        if let Ok(mut a) = self.faults.advisories.lock() {
+            a.push((shnum, reason.to_string()));
+        }
+        self.inner.advise_corrupt(si, shnum, reason).await
+    }
+    async fn add_lease(
+        &self,
+        si: StorageIndex,
+        renew: &LeaseRenewSecret,
+        cancel: &LeaseCancelSecret,
+    ) -> Result<(), ClientError> {
+        self.check()?;
+        self.inner.add_lease(si, renew, cancel).await
+    }
+}
+
+pub struct TestGrid {
+    pub grid: Grid<Faulty>,
+    pub faults: Vec<Arc<Faults>>,
+    pub engines: Vec<StorageServer>,
+}
+
+pub fn grid(n: usize) -> TestGrid {
+    let mut servers = Vec::new();
+    let mut faults = Vec::new();
+    let mut engines = Vec::new();
+    for i in 0..n {
+        let mut id = [0u8; 20];
+        id[0] = i as u8;
+        id[19] = 0xa5;
+        let engine = StorageServer::in_memory(StorageServerOptions::new(ServerId20(id)));
+        let f = Arc::new(Faults {
+            reads_left: AtomicI64::new(-1),
+            writes_left: AtomicI64::new(-1),
+            ..Default::default()
+        });
+        servers.push(GridServer {
+            id: format!("server-{i}"),
+            permutation_seed: vec![i as u8; 32],
+            lease_seed: ServerId20(id),
+            client: Faulty {
+                inner: LocalClient::new(engine.clone()),
+                faults: f.clone(),
+            },
+        });
+        faults.push(f);
+        engines.push(engine);
+    }
+    TestGrid {
+        grid: Grid::new(servers, LeaseSecret::new(vec![7; 32])),
+        faults,
+        engines,
+    }
+}
+
+/// Deterministic test data.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
