@@ -6,6 +6,7 @@ use std::process::ExitCode;
 mod admin;
 mod bench_storage;
 mod create_node;
+mod bench;
 mod debug;
 mod node;
 
@@ -34,9 +35,9 @@ enum Command {
     /// Administrative output about a node.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
-    /// Benchmarks.
+    /// Throughput benchmarks (e.g. `lafs bench fec` vs Python zfec).
     #[command(subcommand)]
-    Bench(bench_storage::BenchCommand),
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
             node::run(&nodedir)
         }
         Command::Admin(cmd) => admin::run(cmd),
-        Command::Bench(cmd) => bench_storage::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
