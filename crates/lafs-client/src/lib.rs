@@ -34,6 +34,7 @@
 pub mod download;
 mod error;
 pub mod grid;
+pub mod mutable;
 pub mod placement;
 pub mod storage;
 pub mod upload;

@@ -4,9 +4,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod admin;
+mod bench;
 mod bench_storage;
 mod create_node;
-mod bench;
 mod debug;
 mod node;
 
