@@ -31,6 +31,7 @@
 //! The format work (trees, UEB, layout, caps) is `lafs_format`'s; this crate
 //! only schedules I/O around it.
 
+pub mod dirnode;
 pub mod download;
 mod error;
 pub mod grid;

@@ -45,6 +45,30 @@ pub use publish::{create, overwrite, private_key, PublishOptions, Published};
 pub use retrieve::{retrieve, retrieve_from_map};
 pub use servermap::{ServerMap, ShareLocation, VersionId};
 
+impl MutableError {
+    /// Whether re-reading the grid may succeed: shares changed under us,
+    /// or the servermap saw shares but no version with k of them (which
+    /// a snapshot taken while writers publish can do).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            MutableError::ShareChanged { .. }
+                | MutableError::Unrecoverable(_)
+                | MutableError::UncoordinatedWrite { .. }
+        )
+    }
+}
+
+/// Random back-off before retry `attempt`: up to 2^attempt ms, capped at
+/// 64 ms, so racing writers spread out instead of colliding again.
+pub(crate) async fn backoff(attempt: u32) {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    let cap = 1u64 << attempt.min(6);
+    let ms = u64::from(u16::from_le_bytes(b)) % cap;
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
+
 /// Why a mutable operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -75,6 +99,13 @@ pub enum MutableError {
         wanted: usize,
         /// What failed.
         failures: Vec<ServerFailure>,
+    },
+    /// Shares were rewritten between the servermap update and the reads
+    /// (a concurrent writer): update the servermap and try again.
+    #[error("{changed} share(s) changed since the servermap update")]
+    ShareChanged {
+        /// Shares found holding another version.
+        changed: usize,
     },
     /// The cap is read-only.
     #[error("a write cap is needed to publish")]

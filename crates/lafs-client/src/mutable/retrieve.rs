@@ -17,14 +17,28 @@ use lafs_format::mutable::retrieve::{retrieve as decode, RetrieveError};
 use lafs_format::mutable::{KeyChain, Retrieved};
 use std::collections::BTreeSet;
 
-/// Update a servermap, then retrieve the newest recoverable version.
+/// Servermap updates [`retrieve`] tries when shares change under it.
+const STALE_MAP_RETRIES: u32 = 8;
+
+/// Update a servermap, then retrieve the newest recoverable version; if a
+/// writer changed the shares in between, or the map caught writers
+/// mid-publish so that no version had k shares, update again (bounded).
 pub async fn retrieve<C: StorageClient>(
     grid: &Grid<C>,
     keys: &KeyChain,
 ) -> Result<(Retrieved, ServerMap), MutableError> {
-    let map = servermap::update(grid, keys).await;
-    let r = retrieve_from_map(grid, keys, &map).await?;
-    Ok((r, map))
+    let mut tries = 0;
+    loop {
+        let map = servermap::update(grid, keys).await;
+        match retrieve_from_map(grid, keys, &map).await {
+            Ok(r) => return Ok((r, map)),
+            Err(e) if e.is_transient() && tries < STALE_MAP_RETRIES => {
+                tries += 1;
+                super::backoff(tries).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Retrieve the newest recoverable version `map` knows of.
@@ -37,6 +51,7 @@ pub async fn retrieve_from_map<C: StorageClient>(
         return Err(MutableError::NotFound);
     }
     let mut last: Option<RetrieveError> = None;
+    let mut changed = 0usize;
     for (header, locs) in map.versions.values().rev() {
         let k = usize::from(header.k);
         // One location per share number, first seen (permuted order) first.
@@ -47,11 +62,12 @@ pub async fn retrieve_from_map<C: StorageClient>(
         }
         let eof = header.offsets.eof;
         let (first, rest) = unique.split_at(k);
-        let mut fetched = fetch(grid, keys, first, eof).await;
+        let prefix = header.signed_prefix.as_slice();
+        let mut fetched = fetch(grid, keys, first, eof, prefix, &mut changed).await;
         match try_decode(keys, &fetched) {
             Ok(r) => return Ok(r),
             Err(_) if !rest.is_empty() => {
-                fetched.extend(fetch(grid, keys, rest, eof).await);
+                fetched.extend(fetch(grid, keys, rest, eof, prefix, &mut changed).await);
                 match try_decode(keys, &fetched) {
                     Ok(r) => return Ok(r),
                     Err(e) => last = Some(e),
@@ -87,6 +103,8 @@ async fn fetch<C: StorageClient>(
     keys: &KeyChain,
     locs: &[&ShareLocation],
     eof: u64,
+    signed_prefix: &[u8],
+    changed: &mut usize,
 ) -> Vec<(u8, Bytes)> {
     let si = keys.storage_index;
     let reads = locs.iter().filter_map(|l| {
@@ -97,9 +115,17 @@ async fn fetch<C: StorageClient>(
             (shnum, r)
         })
     });
-    join_all(reads)
-        .await
-        .into_iter()
-        .filter_map(|(shnum, r)| Some((u8::try_from(shnum).ok()?, r.ok()?)))
-        .collect()
+    let mut out = Vec::new();
+    for (shnum, r) in join_all(reads).await {
+        let (Ok(n), Ok(b)) = (u8::try_from(shnum), r) else {
+            continue;
+        };
+        // Only shares still holding the version the map saw take part.
+        if b.starts_with(signed_prefix) {
+            out.push((n, b));
+        } else {
+            *changed += 1;
+        }
+    }
+    out
 }
