@@ -185,6 +185,43 @@ fn uncoordinated_writer_is_detected_and_first_write_survives() {
     });
 }
 
+/// One raw test-and-write of a whole share, as a Tahoe client (or a
+/// publisher killed after this write) would leave it.
+async fn raw_write(
+    g: &Grid<LocalClient>,
+    keys: &KeyChain,
+    server: usize,
+    shnum: u16,
+    test: Vec<TestVector>,
+    data: Vec<u8>,
+) {
+    let s = &g.servers()[server];
+    let wk = keys.writekey.as_ref().unwrap();
+    let (renew, cancel) = s.lease_secrets(g.lease_secret(), &keys.storage_index);
+    let mut tw = BTreeMap::new();
+    tw.insert(
+        shnum,
+        TestWriteVectors {
+            test,
+            write: vec![WriteVector { offset: 0, data }],
+            new_length: None,
+        },
+    );
+    let r = s
+        .client
+        .mutable_test_and_write(
+            keys.storage_index,
+            &mkeys::write_enabler(wk, &s.lease_seed),
+            &renew,
+            &cancel,
+            tw,
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(r.success);
+}
+
 /// Write shares `shnums` of a new version directly, as a publisher killed
 /// after those writes would leave them.
 async fn partial_publish(g: &Grid<LocalClient>, k: &PrivateKey, plain: &[u8], shnums: &[u16]) {
@@ -203,42 +240,16 @@ async fn partial_publish(g: &Grid<LocalClient>, k: &PrivateKey, plain: &[u8], sh
     )
     .unwrap()
     .shares();
-    let wk = keys.writekey.clone().unwrap();
     for ((server, shnum), cs) in &map.seen {
-        if !shnums.contains(shnum) {
-            continue;
+        if shnums.contains(shnum) {
+            let test = vec![TestVector {
+                offset: 0,
+                size: cs.len() as u64,
+                specimen: cs.clone(),
+            }];
+            let data = shares[usize::from(*shnum)].clone();
+            raw_write(g, &keys, *server, *shnum, test, data).await;
         }
-        let s = &g.servers()[*server];
-        let (renew, cancel) = s.lease_secrets(g.lease_secret(), &keys.storage_index);
-        let mut tw = BTreeMap::new();
-        tw.insert(
-            *shnum,
-            TestWriteVectors {
-                test: vec![TestVector {
-                    offset: 0,
-                    size: cs.len() as u64,
-                    specimen: cs.clone(),
-                }],
-                write: vec![WriteVector {
-                    offset: 0,
-                    data: shares[usize::from(*shnum)].clone(),
-                }],
-                new_length: None,
-            },
-        );
-        let r = s
-            .client
-            .mutable_test_and_write(
-                keys.storage_index,
-                &mkeys::write_enabler(&wk, &s.lease_seed),
-                &renew,
-                &cancel,
-                tw,
-                &[],
-            )
-            .await
-            .unwrap();
-        assert!(r.success);
     }
 }
 
@@ -318,40 +329,13 @@ fn tahoe_share_sets_retrieve_through_the_grid() {
             let v = &meta[fam];
             let g = grid(10);
             let keys = write_keys(v["cap"].as_str().unwrap());
-            let wk = keys.writekey.clone().unwrap();
             for shnum in 0..10u16 {
                 let share =
                     lafs_testing::read_vector(&format!("extracted/{fam}-3of10/share.{shnum}"))
                         .unwrap();
                 // Server i holds share i, behind the write enabler a Tahoe
                 // client would have used for it.
-                let s = &g.servers()[usize::from(shnum)];
-                let (renew, cancel) = s.lease_secrets(g.lease_secret(), &keys.storage_index);
-                let mut tw = BTreeMap::new();
-                tw.insert(
-                    shnum,
-                    TestWriteVectors {
-                        test: vec![],
-                        write: vec![WriteVector {
-                            offset: 0,
-                            data: share,
-                        }],
-                        new_length: None,
-                    },
-                );
-                let r = s
-                    .client
-                    .mutable_test_and_write(
-                        keys.storage_index,
-                        &mkeys::write_enabler(&wk, &s.lease_seed),
-                        &renew,
-                        &cancel,
-                        tw,
-                        &[],
-                    )
-                    .await
-                    .unwrap();
-                assert!(r.success);
+                raw_write(&g, &keys, usize::from(shnum), shnum, vec![], share).await;
             }
             let expected = vector_plaintext(v);
             let (r, map) = retrieve(&g, &keys).await.unwrap();

@@ -6,7 +6,10 @@
 //!
 //! * a share the servermap saw is rewritten in place, tested against the
 //!   checkstring (`version‖seqnum‖root hash[‖IV]`) the servermap read;
-//! * a new share is tested as "must not exist" (`offset 0, size 1, == ""`).
+//! * a new share is tested as "must not exist" (`offset 0, size 1, == ""`);
+//! * the whole share goes in one write vector at offset 0 (Tahoe sends
+//!   MDMF as one vector per piece; the resulting bytes are the same), with
+//!   `new_length` null, and the read vector asks back the checkstring.
 //!
 //! Placement: every share already seen keeps its server (so old versions
 //! are replaced, not left behind), then each missing share number goes to
@@ -29,7 +32,7 @@ use lafs_format::keys::{Fingerprint, StorageIndex, WriteKey};
 use lafs_format::mutable::publish::{encode, random_salt};
 use lafs_format::mutable::retrieve::decrypt_privkey;
 use lafs_format::mutable::{KeyChain, PrivateKey, PublishParams, Version};
-use lafs_storage::{TestVector, TestWriteVectors, WriteVector};
+use lafs_storage::{ReadVector, TestVector, TestWriteVectors, WriteVector};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -209,6 +212,13 @@ async fn publish_version<C: StorageClient>(
     let fingerprint = key.fingerprint();
     let si = mkeys::storage_index(&mkeys::readkey(&writekey));
     let plan = plan(grid, &si, map, opts.n);
+    // What Tahoe asks back, to learn the current checkstring on a failed
+    // test (spec §5.6).
+    let read_back = [ReadVector {
+        offset: 0,
+        size: opts.version.checkstring_len() as u64,
+    }];
+    let read_back = &read_back;
 
     let writes = plan.into_iter().filter_map(|(server, shares)| {
         let s = grid.servers().get(server)?.clone();
@@ -232,13 +242,14 @@ async fn publish_version<C: StorageClient>(
                         specimen: Vec::new(),
                     },
                 };
-                let len = data.len() as u64;
                 Some((
                     shnum,
                     TestWriteVectors {
                         test: vec![test],
                         write: vec![WriteVector { offset: 0, data }],
-                        new_length: Some(len),
+                        // As Tahoe: shares never shrink on republish;
+                        // readers go by the EOF offset.
+                        new_length: None,
                     },
                 ))
             })
@@ -247,7 +258,7 @@ async fn publish_version<C: StorageClient>(
             let shnums: Vec<u16> = tw.keys().copied().collect();
             let r = s
                 .client
-                .mutable_test_and_write(si, &we, &renew, &cancel, tw, &[])
+                .mutable_test_and_write(si, &we, &renew, &cancel, tw, read_back)
                 .await;
             (server, s.id.clone(), shnums, r)
         })
