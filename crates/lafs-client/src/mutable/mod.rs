@@ -76,6 +76,12 @@ pub enum MutableError {
     /// No server holds a share of this file.
     #[error("no shares found for this mutable file")]
     NotFound,
+    /// No server answered the servermap update.
+    #[error("no storage server answered ({failed} failed)")]
+    NoServers {
+        /// Servers that failed.
+        failed: usize,
+    },
     /// Shares exist but no version has k good ones.
     #[error("no recoverable version: {0}")]
     Unrecoverable(#[from] RetrieveError),

@@ -218,68 +218,52 @@ async fn publish_version<C: StorageClient>(
         offset: 0,
         size: opts.version.checkstring_len() as u64,
     }];
-    let read_back = &read_back;
+    let read_back = &read_back[..];
 
-    let writes = plan.into_iter().filter_map(|(server, shares)| {
-        let s = grid.servers().get(server)?.clone();
-        let we = mkeys::write_enabler(&writekey, &s.lease_seed);
-        let (renew, cancel) = s.lease_secrets(grid.lease_secret(), &si);
-        let tw: BTreeMap<u16, TestWriteVectors> = shares
-            .into_iter()
-            .filter_map(|(shnum, checkstring)| {
-                let data = encoded.get(usize::from(shnum))?.clone();
-                let test = match checkstring {
-                    Some(c) => TestVector {
-                        offset: 0,
-                        size: c.len() as u64,
-                        specimen: c,
-                    },
-                    // Tahoe's "no share here yet": a missing share reads as
-                    // empty.
-                    None => TestVector {
-                        offset: 0,
-                        size: 1,
-                        specimen: Vec::new(),
-                    },
-                };
-                Some((
-                    shnum,
-                    TestWriteVectors {
-                        test: vec![test],
-                        write: vec![WriteVector { offset: 0, data }],
-                        // As Tahoe: shares never shrink on republish;
-                        // readers go by the EOF offset.
-                        new_length: None,
-                    },
-                ))
-            })
-            .collect();
-        Some(async move {
-            let shnums: Vec<u16> = tw.keys().copied().collect();
-            let r = s
-                .client
-                .mutable_test_and_write(si, &we, &renew, &cancel, tw, read_back)
-                .await;
-            (server, s.id.clone(), shnums, r)
-        })
-    });
-    let mut placed = Vec::new();
-    let mut failures = Vec::new();
-    let mut conflicts = 0usize;
-    for (server, id, shnums, r) in join_all(writes).await {
-        match r {
-            Ok(res) if res.success => placed.extend(
-                shnums
-                    .into_iter()
-                    .map(|shnum| ShareLocation { server, shnum }),
-            ),
-            Ok(_) => conflicts += shnums.len(),
-            Err(e) => failures.push(ServerFailure {
-                server: id,
-                error: ServerProblem::Request(e),
-            }),
+    let ctx = Round {
+        si,
+        writekey: &writekey,
+        shares: &encoded,
+        read_back,
+    };
+    let mut out = ctx.send(grid, plan).await;
+    // Shares whose server failed get one more chance elsewhere: the least
+    // loaded server that has not failed, as a new share there.
+    let lost: Vec<u16> = out.lost.iter().map(|(_, n)| *n).collect();
+    if !lost.is_empty() && out.conflicts == 0 {
+        let bad: BTreeSet<usize> = out.lost.iter().map(|(s, _)| *s).collect();
+        let mut load: BTreeMap<usize, usize> = BTreeMap::new();
+        for l in &out.placed {
+            *load.entry(l.server).or_default() += 1;
         }
+        let candidates: Vec<usize> = grid
+            .permuted(&si)
+            .iter()
+            .filter_map(|s| grid.servers().iter().position(|x| Arc::ptr_eq(x, s)))
+            .filter(|i| !bad.contains(i))
+            .collect();
+        let mut retry: Plan = BTreeMap::new();
+        for shnum in lost {
+            let Some(&target) = candidates
+                .iter()
+                .min_by_key(|c| load.get(c).copied().unwrap_or(0))
+            else {
+                break;
+            };
+            *load.entry(target).or_default() += 1;
+            retry.entry(target).or_default().insert(shnum, None);
+        }
+        let second = ctx.send(grid, retry).await;
+        out.placed.extend(second.placed);
+        out.failures.extend(second.failures);
+        out.conflicts += second.conflicts;
     }
+    let Outcome {
+        placed,
+        failures,
+        conflicts,
+        ..
+    } = out;
     if conflicts > 0 {
         return Err(MutableError::UncoordinatedWrite { seqnum, conflicts });
     }
@@ -298,4 +282,93 @@ async fn publish_version<C: StorageClient>(
         seqnum,
         placed,
     })
+}
+
+/// What one round of test-and-write calls sends.
+struct Round<'a> {
+    si: StorageIndex,
+    writekey: &'a WriteKey,
+    shares: &'a [Vec<u8>],
+    read_back: &'a [ReadVector],
+}
+
+/// What one round achieved.
+#[derive(Default)]
+struct Outcome {
+    placed: Vec<ShareLocation>,
+    failures: Vec<ServerFailure>,
+    /// `(server, shnum)` whose request failed (not a failed test).
+    lost: Vec<(usize, u16)>,
+    /// Shares whose test failed.
+    conflicts: usize,
+}
+
+impl Round<'_> {
+    /// One test-and-write request per server of `plan`, all in flight.
+    async fn send<C: StorageClient>(&self, grid: &Grid<C>, plan: Plan) -> Outcome {
+        let si = self.si;
+        let read_back = self.read_back;
+        let writes = plan.into_iter().filter_map(|(server, shares)| {
+            let s = grid.servers().get(server)?.clone();
+            let we = mkeys::write_enabler(self.writekey, &s.lease_seed);
+            let (renew, cancel) = s.lease_secrets(grid.lease_secret(), &si);
+            let tw: BTreeMap<u16, TestWriteVectors> = shares
+                .into_iter()
+                .filter_map(|(shnum, checkstring)| {
+                    let data = self.shares.get(usize::from(shnum))?.clone();
+                    let test = match checkstring {
+                        Some(c) => TestVector {
+                            offset: 0,
+                            size: c.len() as u64,
+                            specimen: c,
+                        },
+                        // Tahoe's "no share here yet": a missing share
+                        // reads as empty.
+                        None => TestVector {
+                            offset: 0,
+                            size: 1,
+                            specimen: Vec::new(),
+                        },
+                    };
+                    Some((
+                        shnum,
+                        TestWriteVectors {
+                            test: vec![test],
+                            write: vec![WriteVector { offset: 0, data }],
+                            // As Tahoe: shares never shrink on republish;
+                            // readers go by the EOF offset.
+                            new_length: None,
+                        },
+                    ))
+                })
+                .collect();
+            Some(async move {
+                let shnums: Vec<u16> = tw.keys().copied().collect();
+                let r = s
+                    .client
+                    .mutable_test_and_write(si, &we, &renew, &cancel, tw, read_back)
+                    .await;
+                (server, s.id.clone(), shnums, r)
+            })
+        });
+        let mut out = Outcome::default();
+        for (server, id, shnums, r) in join_all(writes).await {
+            match r {
+                Ok(res) if res.success => out.placed.extend(
+                    shnums
+                        .into_iter()
+                        .map(|shnum| ShareLocation { server, shnum }),
+                ),
+                Ok(_) => out.conflicts += shnums.len(),
+                Err(e) => {
+                    out.lost.extend(shnums.into_iter().map(|n| (server, n)));
+                    out.failures.push(ServerFailure {
+                        server: id,
+                        error: ServerProblem::Request(e),
+                    });
+                }
+            }
+        }
+        out
+    }
 }

@@ -48,6 +48,12 @@ pub async fn retrieve_from_map<C: StorageClient>(
     map: &ServerMap,
 ) -> Result<Retrieved, MutableError> {
     if map.versions.is_empty() {
+        // "No shares" only means something if someone answered.
+        if map.responsive.is_empty() && !map.problems.is_empty() {
+            return Err(MutableError::NoServers {
+                failed: map.problems.len(),
+            });
+        }
         return Err(MutableError::NotFound);
     }
     let mut last: Option<RetrieveError> = None;
