@@ -383,3 +383,39 @@ fn key_pool_hands_out_distinct_keys() {
         );
     });
 }
+
+#[test]
+fn corrupt_shares_are_skipped_and_reported() {
+    rt().block_on(async {
+        let g = grid(10);
+        let k = key(2);
+        let keys = k.key_chain();
+        let plain = data(5000, 7);
+        create(&g, k.clone(), plain.clone(), opts(Version::Mdmf))
+            .await
+            .unwrap();
+        let map = servermap::update(&g, &keys).await;
+        let (header, locs) = map.versions.values().next().unwrap();
+        // Flip a block byte in three shares, and the signature in a fourth.
+        let block_at = header.offsets.share_data.start + 16 + 3;
+        let sig_at = header.offsets.signature.start + 5;
+        for (i, l) in locs.iter().take(4).enumerate() {
+            let s = &g.servers()[l.server];
+            let mut share = s
+                .client
+                .read_mutable_share(keys.storage_index, l.shnum, 0, u64::MAX)
+                .await
+                .unwrap()
+                .to_vec();
+            let at = if i < 3 { block_at } else { sig_at } as usize;
+            share[at] ^= 0x40;
+            raw_write(&g, &keys, l.server, l.shnum, vec![], share).await;
+        }
+        let (r, map) = retrieve(&g, &keys).await.unwrap();
+        assert_eq!(r.plaintext, plain);
+        // The bad signature is caught by the servermap, the bad blocks by
+        // retrieve (only if it read them).
+        assert_eq!(map.problems.len(), 1, "{:?}", map.problems);
+        assert!(r.failures.len() <= 3);
+    });
+}
