@@ -10,7 +10,7 @@
 use lafs_format::keys::{
     lease, permute_server_key, LeaseCancelSecret, LeaseRenewSecret, ServerId20, StorageIndex,
 };
-use secret::LeaseSecret;
+pub use secret::LeaseSecret;
 use std::sync::Arc;
 
 /// One known server.
@@ -79,7 +79,7 @@ impl<C> Grid<C> {
             .iter()
             .map(|s| (permute_server_key(si, &s.permutation_seed), s.clone()))
             .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.sort_by_key(|a| a.0);
         v.into_iter().map(|(_, s)| s).collect()
     }
 }

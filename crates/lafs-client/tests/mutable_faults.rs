@@ -183,8 +183,8 @@ fn dead_servers_during_publish_and_read() {
             assert_eq!(shnums.len(), 10);
             // With ten of twelve servers dead, all ten shares still go
             // out, doubled up on the two live servers.
-            for s in sw.iter().take(10) {
-                s.store(true, Ordering::SeqCst);
+            for (i, s) in sw.iter().enumerate() {
+                s.store(i < 10, Ordering::SeqCst);
             }
             let map = servermap::update(&g, &keys).await;
             let p = overwrite(&g, key.clone(), &map, b"v3".to_vec(), Default::default())

@@ -6,9 +6,12 @@ use std::process::ExitCode;
 mod admin;
 mod bench;
 mod bench_storage;
+mod create_client;
 mod create_node;
 mod debug;
+mod get;
 mod node;
+mod put;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
 #[derive(Debug, Parser)]
@@ -35,6 +38,12 @@ enum Command {
     /// Administrative output about a node.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Create a client node directory (tahoe.cfg [client], secrets, servers.yaml).
+    CreateClient(create_client::CreateClientArgs),
+    /// Upload an immutable file; prints its cap.
+    Put(put::PutArgs),
+    /// Download an immutable file (or a byte range of it).
+    Get(get::GetArgs),
     /// Throughput benchmarks (e.g. `lafs bench fec` vs Python zfec).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -59,6 +68,9 @@ fn main() -> ExitCode {
         }
         Command::Admin(cmd) => admin::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::CreateClient(args) => create_client::run(args),
+        Command::Put(args) => put::run(args),
+        Command::Get(args) => get::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

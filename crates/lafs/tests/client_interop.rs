@@ -1,0 +1,160 @@
+//! Interop of `lafs put`/`lafs get` with a real Tahoe 1.20 client on the
+//! same ten `lafs run` storage servers: Tahoe uploads → lafs downloads
+//! byte-identical; lafs uploads → Tahoe downloads and `check --verify`
+//! says Healthy; same bytes, secret and parameters → the same cap.
+//!
+//! Needs `scripts/tahoe-venv` (PyPI on first use); skipped with a message
+//! when it cannot be made, unless `CI=true`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod client_common;
+
+use client_common::{lafs, ok, start_grid, Kill};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn venv() -> Option<PathBuf> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let out = Command::new(root().join("scripts/tahoe-venv"))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        assert!(!ci, "scripts/tahoe-venv failed under CI=true");
+        eprintln!("client interop: SKIPPED (no Tahoe 1.20 venv)");
+        return None;
+    }
+    Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
+}
+
+fn tahoe(v: &Path) -> Command {
+    let mut c = Command::new(v.join("bin/python"));
+    c.current_dir(root().join("../shared/tahoe"))
+        .arg("tahoe_loopback.py");
+    c
+}
+
+fn web(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(300)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let status = String::from_utf8_lossy(&raw[..split])
+        .split(' ')
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    Ok((status, raw[split + 4..].to_vec()))
+}
+
+fn data(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = 0x9e37_79b9u32 ^ seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn lafs_and_tahoe_clients_interoperate() {
+    let Some(v) = venv() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (_servers, yaml) = start_grid(tmp.path(), 10);
+    let client = tmp.path().join("client");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    ok(tahoe(&v)
+        .args(["create-client", "--nickname", "client"])
+        .arg(format!("--webport=tcp:{port}:interface=127.0.0.1"))
+        .args(["--shares-needed=3", "--shares-happy=7", "--shares-total=10"])
+        .arg(&client));
+    std::fs::copy(&yaml, client.join("private/servers.yaml")).unwrap();
+    let _tahoe = Kill(
+        tahoe(&v)
+            .args(["run", "--allow-stdin-close"])
+            .arg(&client)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    loop {
+        let connected = web(port, "GET", "/?t=json", b"")
+            .ok()
+            .is_some_and(|(s, b)| {
+                let j: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
+                s == 200
+                    && j["servers"].as_array().is_some_and(|a| {
+                        a.iter()
+                            .filter(|s| s["connection_status"] == "connected")
+                            .count()
+                            == 10
+                    })
+            });
+        if connected {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "Tahoe client did not connect"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // Tahoe uploads; lafs (same node directory: same convergence secret
+    // and parameters) computes the same cap and downloads the same bytes.
+    let a = data(2_000_003, 1);
+    let (s, cap) = web(port, "PUT", "/uri", &a).unwrap();
+    assert!(s == 200 || s == 201);
+    let cap = String::from_utf8(cap).unwrap();
+    let input = tmp.path().join("a");
+    std::fs::write(&input, &a).unwrap();
+    let ours = String::from_utf8(ok(lafs().arg("put").arg("-d").arg(&client).arg(&input))).unwrap();
+    assert_eq!(
+        ours.trim(),
+        cap.trim(),
+        "same bytes/secret/params → same cap"
+    );
+    assert!(ok(lafs().arg("get").arg("-d").arg(&client).arg(cap.trim())) == a);
+
+    // lafs uploads; Tahoe downloads and verifies.
+    let b = data(1_234_567, 2);
+    let input = tmp.path().join("b");
+    std::fs::write(&input, &b).unwrap();
+    let cap = String::from_utf8(ok(lafs().arg("put").arg("-d").arg(&client).arg(&input))).unwrap();
+    let (s, got) = web(port, "GET", &format!("/uri/{}", cap.trim()), b"").unwrap();
+    assert_eq!(s, 200);
+    assert!(got == b);
+    let out = String::from_utf8(ok(tahoe(&v).arg("-d").arg(&client).args([
+        "check",
+        "--verify",
+        cap.trim(),
+    ])))
+    .unwrap();
+    assert!(out.contains("Summary: Healthy"), "{out}");
+}
