@@ -29,6 +29,9 @@ pub enum ClientError {
     /// The share does not exist on that server.
     #[error("no such share")]
     NoSuchShare,
+    /// This client does not implement the operation.
+    #[error("operation not supported by this client: {0}")]
+    Unsupported(&'static str),
 }
 
 /// A server's display name plus what went wrong there.

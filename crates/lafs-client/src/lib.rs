@@ -32,10 +32,12 @@
 //! only schedules I/O around it.
 
 pub mod broker;
+pub mod dirnode;
 pub mod download;
 mod error;
 pub mod grid;
 pub mod http;
+pub mod mutable;
 pub mod placement;
 pub mod storage;
 pub mod upload;

@@ -8,11 +8,12 @@
 
 use crate::ClientError;
 use bytes::Bytes;
-use lafs_format::keys::{LeaseCancelSecret, LeaseRenewSecret, StorageIndex};
+use lafs_format::keys::{LeaseCancelSecret, LeaseRenewSecret, StorageIndex, WriteEnabler};
 use lafs_storage::{
-    Allocation, ShareKind, StorageServer, UploadSecret, VersionInfo, WriteProgress,
+    Allocation, ReadVector, ShareKind, StorageServer, TestWriteResult, TestWriteVectors,
+    UploadSecret, VersionInfo, WriteProgress,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 /// One storage server as seen by a client. Every method is one request.
@@ -80,6 +81,40 @@ pub trait StorageClient: Send + Sync + 'static {
         renew: &LeaseRenewSecret,
         cancel: &LeaseCancelSecret,
     ) -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// `GET /storage/v1/mutable/SI/shares`. Clients without mutable
+    /// support answer [`ClientError::Unsupported`].
+    fn list_mutable_shares(
+        &self,
+        _si: StorageIndex,
+    ) -> impl Future<Output = Result<BTreeSet<u16>, ClientError>> + Send {
+        async { Err(ClientError::Unsupported("mutable list")) }
+    }
+
+    /// `GET /storage/v1/mutable/SI/N` with a range; truncated at the end
+    /// of the share data.
+    fn read_mutable_share(
+        &self,
+        _si: StorageIndex,
+        _shnum: u16,
+        _offset: u64,
+        _len: u64,
+    ) -> impl Future<Output = Result<Bytes, ClientError>> + Send {
+        async { Err(ClientError::Unsupported("mutable read")) }
+    }
+
+    /// `POST /storage/v1/mutable/SI/read-test-write` (spec §7.5, §8.6).
+    fn mutable_test_and_write(
+        &self,
+        _si: StorageIndex,
+        _write_enabler: &WriteEnabler,
+        _renew: &LeaseRenewSecret,
+        _cancel: &LeaseCancelSecret,
+        _test_write: BTreeMap<u16, TestWriteVectors>,
+        _read_vector: &[ReadVector],
+    ) -> impl Future<Output = Result<TestWriteResult, ClientError>> + Send {
+        async { Err(ClientError::Unsupported("mutable read-test-write")) }
+    }
 }
 
 /// A [`StorageClient`] calling an engine in the same process.
@@ -200,5 +235,38 @@ impl StorageClient for LocalClient {
             Err(lafs_storage::StorageError::NoSuchShare) => Ok(()),
             r => Ok(r?),
         }
+    }
+
+    async fn list_mutable_shares(&self, si: StorageIndex) -> Result<BTreeSet<u16>, ClientError> {
+        Ok(self.server.list_mutable(si).await?)
+    }
+
+    async fn read_mutable_share(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, ClientError> {
+        self.server
+            .read_mutable(si, shnum, offset, len)
+            .await
+            .map(Bytes::from)
+            .map_err(no_share)
+    }
+
+    async fn mutable_test_and_write(
+        &self,
+        si: StorageIndex,
+        write_enabler: &WriteEnabler,
+        renew: &LeaseRenewSecret,
+        cancel: &LeaseCancelSecret,
+        test_write: BTreeMap<u16, TestWriteVectors>,
+        read_vector: &[ReadVector],
+    ) -> Result<TestWriteResult, ClientError> {
+        Ok(self
+            .server
+            .mutable_test_and_write(si, write_enabler, renew, cancel, test_write, read_vector)
+            .await?)
     }
 }

@@ -1,0 +1,134 @@
+//! Mutable files over a grid: servermap update, publish, retrieve (spec
+//! §5.6, §5.7), and a background RSA key pool.
+//!
+//! ## What it owns
+//!
+//! * [`servermap`]: which server holds which share of which version
+//!   `(seqnum, root hash)`, from one read per share, signatures checked;
+//! * [`mod@publish`]: create (test "share must not exist") and overwrite
+//!   (test "share still holds the checkstring we saw"), one test-and-set
+//!   write per server, reporting [`MutableError::UncoordinatedWrite`] when
+//!   any test fails — never silently losing another writer's update;
+//! * [`mod@retrieve`]: the newest recoverable version, verified by
+//!   `lafs_format::mutable::retrieve`;
+//! * [`keypool`]: RSA-2048 keys generated ahead on blocking threads.
+//!
+//! ## What it must never do
+//!
+//! Write a share without a test vector; accept a share whose key does not
+//! hash to the cap's fingerprint or whose signature fails; report success
+//! when any server refused a test.
+//!
+//! ## Data flow
+//!
+//! ```text
+//! update:   permuted servers ─ list ─ read 4 KiB per share ─ header+key+sig
+//!           ─ verify ─ ServerMap{version → (server, shnum)}
+//! publish:  ServerMap ─ seqnum+1 ─ encode (blocking) ─ place N shares
+//!           ─ test-and-write per server (checkstring seen / must not exist)
+//! retrieve: ServerMap ─ newest version ─ read k whole shares (more on failure)
+//!           ─ lafs_format::mutable::retrieve
+//! ```
+
+pub mod keypool;
+pub mod publish;
+pub mod retrieve;
+pub mod servermap;
+
+use crate::ServerFailure;
+use lafs_format::mutable::publish::PublishError;
+use lafs_format::mutable::retrieve::RetrieveError;
+use lafs_format::mutable::rsa::RsaError;
+
+pub use keypool::KeyPool;
+pub use publish::{create, overwrite, private_key, PublishOptions, Published};
+pub use retrieve::{retrieve, retrieve_from_map};
+pub use servermap::{ServerMap, ShareLocation, VersionId};
+
+impl MutableError {
+    /// Whether re-reading the grid may succeed: shares changed under us,
+    /// or the servermap saw shares but no version with k of them (which
+    /// a snapshot taken while writers publish can do).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            MutableError::ShareChanged { .. }
+                | MutableError::Unrecoverable(_)
+                | MutableError::UncoordinatedWrite { .. }
+        )
+    }
+}
+
+/// Random back-off before retry `attempt`: up to 2^attempt ms, capped at
+/// 64 ms, so racing writers spread out instead of colliding again.
+pub(crate) async fn backoff(attempt: u32) {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    let cap = 1u64 << attempt.min(6);
+    let ms = u64::from(u16::from_le_bytes(b)) % cap;
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
+
+/// Why a mutable operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MutableError {
+    /// No server holds a share of this file.
+    #[error("no shares found for this mutable file")]
+    NotFound,
+    /// No server answered the servermap update.
+    #[error("no storage server answered ({failed} failed)")]
+    NoServers {
+        /// Servers that failed.
+        failed: usize,
+    },
+    /// Shares exist but no version has k good ones.
+    #[error("no recoverable version: {0}")]
+    Unrecoverable(#[from] RetrieveError),
+    /// Another writer changed shares between our servermap and our write
+    /// (a test vector failed). Nothing of ours is lost on servers whose
+    /// test passed, and nothing of theirs was overwritten where it failed;
+    /// re-read and retry.
+    #[error("uncoordinated write detected (seqnum {seqnum}): {conflicts} share test(s) failed")]
+    UncoordinatedWrite {
+        /// The seqnum we tried to publish.
+        seqnum: u64,
+        /// How many share tests failed.
+        conflicts: usize,
+    },
+    /// Fewer than N shares (or fewer than k) could be written.
+    #[error("only {placed} of {wanted} shares written ({} server failures)", .failures.len())]
+    NotEnoughPlaced {
+        /// Shares written.
+        placed: usize,
+        /// Shares wanted.
+        wanted: usize,
+        /// What failed.
+        failures: Vec<ServerFailure>,
+    },
+    /// Shares were rewritten between the servermap update and the reads
+    /// (a concurrent writer): update the servermap and try again.
+    #[error("{changed} share(s) changed since the servermap update")]
+    ShareChanged {
+        /// Shares found holding another version.
+        changed: usize,
+    },
+    /// The cap is read-only.
+    #[error("a write cap is needed to publish")]
+    ReadOnly,
+    /// Encoding failed.
+    #[error(transparent)]
+    Encode(#[from] PublishError),
+    /// Key generation or key decoding failed.
+    #[error(transparent)]
+    Key(#[from] RsaError),
+    /// The private key in the shares does not match the cap's fingerprint.
+    #[error("stored private key does not match the cap")]
+    KeyMismatch,
+    /// The background key pool stopped.
+    #[error("key pool closed")]
+    KeyPoolClosed,
+    /// A blocking encode task panicked or was cancelled.
+    #[error("encoder task failed")]
+    TaskFailed,
+}
