@@ -1,9 +1,11 @@
-//! GF(2^8) arithmetic with zfec's polynomial 0x11D, and the scalar
-//! row-multiply kernel.
+//! GF(2^8) arithmetic with zfec's polynomial 0x11D (spec §3), by log/exp
+//! tables. Used to build matrices and kernel tables, never per data byte on
+//! a SIMD path.
 
 use std::sync::OnceLock;
 
 struct Tables {
+    /// `exp[i] = α^i`, doubled so `exp[log a + log b]` needs no reduction.
     exp: [u8; 510],
     log: [u8; 256],
 }
@@ -28,6 +30,13 @@ fn tables() -> &'static Tables {
     })
 }
 
+/// The log table (`log[0]` is unused) and the doubled exp table, for
+/// loops that multiply many bytes by one value.
+pub(crate) fn log_exp_tables() -> (&'static [u8; 256], &'static [u8; 510]) {
+    let t = tables();
+    (&t.log, &t.exp)
+}
+
 /// α^i.
 pub(crate) fn gf_exp(i: usize) -> u8 {
     tables().exp[i % 255]
@@ -49,27 +58,4 @@ pub fn gf_inv(a: u8) -> u8 {
     }
     let t = tables();
     t.exp[255 - t.log[a as usize] as usize]
-}
-
-/// `out = Σ_j row[j] · inputs[j]` (scalar reference kernel).
-pub(crate) fn mul_rows(row: &[u8], inputs: &[&[u8]], out: &mut [u8]) {
-    out.fill(0);
-    for (&c, input) in row.iter().zip(inputs) {
-        if c == 0 {
-            continue;
-        }
-        if c == 1 {
-            for (o, &i) in out.iter_mut().zip(input.iter()) {
-                *o ^= i;
-            }
-            continue;
-        }
-        let mut tab = [0u8; 256];
-        for (x, t) in tab.iter_mut().enumerate() {
-            *t = gf_mul(c, x as u8);
-        }
-        for (o, &i) in out.iter_mut().zip(input.iter()) {
-            *o ^= tab[i as usize];
-        }
-    }
 }

@@ -1,4 +1,4 @@
-//! An erasure code byte-identical to zfec 1.6 (spec §3).
+//! An erasure code byte-identical to zfec 1.6 (spec §3), at memory speed.
 //!
 //! zfec is a systematic Reed–Solomon code over GF(2^8) with the primitive
 //! polynomial x^8+x^4+x^3+x^2+1 (0x11D). For parameters (k, n) its encoding
@@ -8,16 +8,41 @@
 //! shares are computed. Tahoe's share number is zfec's block number.
 //!
 //! Decoding takes any k distinct `(share number, block)` pairs, inverts the
-//! k×k submatrix of `E` made of their rows, and multiplies.
+//! k×k submatrix of `E` made of their rows, and multiplies. Primary blocks
+//! that are present are copied; only the missing ones are computed.
 //!
-//! This crate is pure: it never allocates per block on the hot path (callers
-//! provide output buffers) and does no I/O.
+//! # What this crate owns, and what it must never do
+//!
+//! It owns the matrices, their inversion (cached per erasure pattern), and
+//! the row kernels ([`Kernel`]): scalar, SSSE3, AVX2, AVX-512BW, GFNI and
+//! NEON, picked at run time by CPU feature detection or forced with
+//! `LAFS_FEC_KERNEL`. It is pure: no I/O, no threads, and no allocation per
+//! segment on the encode path — callers provide the output buffers (see
+//! [`AlignedBuf`] for cache-line aligned ones) and a [`Codec`] is built once
+//! per (k, n) ([`Codec::cached`]). No input can make it panic: bad shapes
+//! are [`FecError`]s.
+//!
+//! # Data flow
+//!
+//! ```text
+//! Codec::cached(k, n) ── E (n×k) ──> MulTable of rows k..n (nibble + GFNI tables)
+//! encode(inputs[k], outputs[n−k]) ──> kernel::mul_matrix(rows k..n)
+//! decode(shares[k], outputs[k]) ──> inverse of E[shares] (cached by share set)
+//!                                ──> copy present primaries, kernel for the rest
+//! ```
+//!
+//! All unsafe code is in `kernel::simd`, behind `#[allow(unsafe_code)]`.
 
+mod buf;
 mod gf;
+mod kernel;
 mod matrix;
 
+pub use buf::AlignedBuf;
 pub use gf::{gf_inv, gf_mul};
+pub use kernel::Kernel;
 
+use kernel::{mul_matrix, MulTable};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -52,14 +77,19 @@ pub enum FecError {
     DuplicateShare(usize),
 }
 
-/// A (k, n) code with its encoding matrix and a cache of decode matrices.
+/// A (k, n) code: its encoding matrix prepared for the kernels, the kernel
+/// it runs, and a cache of decode matrices.
 pub struct Codec {
     k: usize,
     n: usize,
+    kernel: Kernel,
     /// n×k encoding matrix, row-major.
     enc: Vec<u8>,
-    /// Inverted decode matrices keyed by the sorted share numbers used.
-    dec_cache: Mutex<HashMap<Vec<u8>, Arc<Vec<u8>>>>,
+    /// Rows k..n of `enc`, prepared for the kernels.
+    secondary: MulTable,
+    /// Inverted decode matrices, keyed by the set of share numbers used (a
+    /// 256-bit set; the matrix rows are in ascending share order).
+    dec_cache: Mutex<HashMap<[u64; 4], Arc<MulTable>>>,
 }
 
 impl std::fmt::Debug for Codec {
@@ -67,27 +97,46 @@ impl std::fmt::Debug for Codec {
         f.debug_struct("Codec")
             .field("k", &self.k)
             .field("n", &self.n)
+            .field("kernel", &self.kernel)
             .finish()
     }
 }
 
-const DEC_CACHE_LIMIT: usize = 64;
+/// How many erasure patterns a codec remembers. A download usually sees one
+/// or two patterns per file; the cache is cleared when it fills.
+const DEC_CACHE_LIMIT: usize = 256;
 
 impl Codec {
-    /// Build the code for (k, n).
+    /// Build the code for (k, n) with the process-wide kernel
+    /// ([`Kernel::active`]).
     pub fn new(k: usize, n: usize) -> Result<Self, FecError> {
+        Codec::with_kernel(k, n, Kernel::active())
+    }
+
+    /// Build the code for (k, n) with a given kernel (for tests and
+    /// benchmarks). A kernel this CPU cannot run computes with scalar code.
+    pub fn with_kernel(k: usize, n: usize, kernel: Kernel) -> Result<Self, FecError> {
         if k == 0 || k > n || n > 256 {
             return Err(FecError::BadParams { k, n });
         }
+        let enc = matrix::encoding_matrix(k, n);
+        let secondary = MulTable::new(enc[k * k..].to_vec(), k);
+        let kernel = if kernel.is_available() {
+            kernel
+        } else {
+            Kernel::Scalar
+        };
         Ok(Codec {
             k,
             n,
-            enc: matrix::encoding_matrix(k, n),
+            kernel,
+            enc,
+            secondary,
             dec_cache: Mutex::new(HashMap::new()),
         })
     }
 
-    /// A shared, cached codec for (k, n).
+    /// A shared, cached codec for (k, n) with the process-wide kernel.
     pub fn cached(k: usize, n: usize) -> Result<Arc<Codec>, FecError> {
         type CodecCache = Mutex<HashMap<(usize, usize), Arc<Codec>>>;
         static CACHE: OnceLock<CodecCache> = OnceLock::new();
@@ -110,13 +159,19 @@ impl Codec {
         self.n
     }
 
-    /// Row `r` of the encoding matrix.
+    /// The kernel this codec computes with.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// Row `r` of the encoding matrix (empty if `r >= n`).
     pub fn matrix_row(&self, r: usize) -> &[u8] {
-        &self.enc[r * self.k..(r + 1) * self.k]
+        self.enc.get(r * self.k..(r + 1) * self.k).unwrap_or(&[])
     }
 
     /// Compute the secondary shares `k..n` from the k input blocks.
     /// `outputs` must hold `n − k` buffers, each as long as the inputs.
+    /// Allocates nothing.
     pub fn encode(&self, inputs: &[&[u8]], outputs: &mut [&mut [u8]]) -> Result<(), FecError> {
         let len = check_blocks(inputs, self.k)?;
         if outputs.len() != self.n - self.k {
@@ -128,9 +183,67 @@ impl Codec {
         if outputs.iter().any(|o| o.len() != len) {
             return Err(FecError::UnequalLengths);
         }
-        for (i, out) in outputs.iter_mut().enumerate() {
-            gf::mul_rows(self.matrix_row(self.k + i), inputs, out);
+        let mut rows = [0usize; 256];
+        for (i, r) in rows.iter_mut().enumerate() {
+            *r = i;
         }
+        mul_matrix(
+            self.kernel,
+            &self.secondary,
+            &rows[..self.n - self.k],
+            inputs,
+            outputs,
+        );
+        Ok(())
+    }
+
+    /// Compute the shares numbered `shnums` (any of `0..n`, in any order)
+    /// into `outputs`, one buffer per share number. Primary shares are
+    /// copied from the inputs. Useful for repair, which needs only some
+    /// shares. Allocates nothing.
+    pub fn encode_shares(
+        &self,
+        inputs: &[&[u8]],
+        shnums: &[usize],
+        outputs: &mut [&mut [u8]],
+    ) -> Result<(), FecError> {
+        let len = check_blocks(inputs, self.k)?;
+        if outputs.len() != shnums.len() {
+            return Err(FecError::WrongBlockCount {
+                expected: shnums.len(),
+                got: outputs.len(),
+            });
+        }
+        if outputs.iter().any(|o| o.len() != len) {
+            return Err(FecError::UnequalLengths);
+        }
+        if let Some(&bad) = shnums.iter().find(|&&s| s >= self.n) {
+            return Err(FecError::BadShareNum(bad));
+        }
+        // Secondary shares go to the kernel in groups of up to 256 rows.
+        let mut rows = [0usize; 256];
+        let mut outs: [&mut [u8]; 256] = std::array::from_fn(|_| <&mut [u8]>::default());
+        let mut count = 0;
+        for (&s, out) in shnums.iter().zip(outputs.iter_mut()) {
+            if s < self.k {
+                out.copy_from_slice(inputs[s]);
+                continue;
+            }
+            rows[count] = s - self.k;
+            outs[count] = out;
+            count += 1;
+            if count == rows.len() {
+                mul_matrix(self.kernel, &self.secondary, &rows, inputs, &mut outs);
+                count = 0;
+            }
+        }
+        mul_matrix(
+            self.kernel,
+            &self.secondary,
+            &rows[..count],
+            inputs,
+            &mut outs[..count],
+        );
         Ok(())
     }
 
@@ -147,45 +260,74 @@ impl Codec {
         Ok(all)
     }
 
-    /// Recover the k input blocks from any k distinct shares.
-    /// `outputs` must hold k buffers, each as long as the shares.
+    /// Recover the k input blocks from any k distinct shares, given in any
+    /// order. `outputs` must hold k buffers, each as long as the shares.
+    /// Present primary blocks are copied; the rest are computed.
     pub fn decode(
         &self,
         shares: &[(usize, &[u8])],
         outputs: &mut [&mut [u8]],
     ) -> Result<(), FecError> {
-        if shares.len() != self.k {
+        let k = self.k;
+        if shares.len() != k {
             return Err(FecError::WrongBlockCount {
-                expected: self.k,
+                expected: k,
                 got: shares.len(),
             });
         }
-        if outputs.len() != self.k {
+        if outputs.len() != k {
             return Err(FecError::WrongBlockCount {
-                expected: self.k,
+                expected: k,
                 got: outputs.len(),
             });
         }
-        let blocks: Vec<&[u8]> = shares.iter().map(|(_, b)| *b).collect();
-        let len = check_blocks(&blocks, self.k)?;
-        if outputs.iter().any(|o| o.len() != len) {
+        let len = shares[0].1.len();
+        if shares.iter().any(|s| s.1.len() != len) || outputs.iter().any(|o| o.len() != len) {
             return Err(FecError::UnequalLengths);
         }
-        let mut seen = [false; 256];
-        for &(s, _) in shares {
+        // Index the shares by number; the decode matrix uses them in
+        // ascending share order, so the cache key is just the set.
+        let mut by_num: [Option<&[u8]>; 256] = [None; 256];
+        let mut key = [0u64; 4];
+        for &(s, block) in shares {
             if s >= self.n {
                 return Err(FecError::BadShareNum(s));
             }
-            if seen[s] {
+            if by_num[s].is_some() {
                 return Err(FecError::DuplicateShare(s));
             }
-            seen[s] = true;
+            by_num[s] = Some(block);
+            key[s / 64] |= 1 << (s % 64);
         }
-        let inv = self.decode_matrix(shares);
+        let mut ins: [&[u8]; 256] = [&[]; 256];
+        for (slot, block) in ins.iter_mut().zip(by_num.iter().flatten()) {
+            *slot = block;
+        }
+        let ins = &ins[..k];
+        let mut rows = [0usize; 256];
+        let mut outs: [&mut [u8]; 256] = std::array::from_fn(|_| <&mut [u8]>::default());
+        let mut missing = 0;
         for (r, out) in outputs.iter_mut().enumerate() {
-            let row = &inv[r * self.k..(r + 1) * self.k];
-            gf::mul_rows(row, &blocks, out);
+            match by_num[r] {
+                Some(block) => out.copy_from_slice(block),
+                None => {
+                    rows[missing] = r;
+                    outs[missing] = out;
+                    missing += 1;
+                }
+            }
         }
+        if missing == 0 {
+            return Ok(());
+        }
+        let inv = self.decode_matrix(key, &by_num);
+        mul_matrix(
+            self.kernel,
+            &inv,
+            &rows[..missing],
+            ins,
+            &mut outs[..missing],
+        );
         Ok(())
     }
 
@@ -200,19 +342,21 @@ impl Codec {
         Ok(out)
     }
 
-    /// The inverse of the submatrix of rows `shares`, in the order given.
-    fn decode_matrix(&self, shares: &[(usize, &[u8])]) -> Arc<Vec<u8>> {
-        let key: Vec<u8> = shares.iter().map(|&(s, _)| s as u8).collect();
+    /// The inverse of the submatrix of E made of the present shares' rows
+    /// in ascending share order, prepared for the kernels.
+    fn decode_matrix(&self, key: [u64; 4], by_num: &[Option<&[u8]>; 256]) -> Arc<MulTable> {
         if let Some(m) = lock(&self.dec_cache).get(&key) {
             return m.clone();
         }
         let mut sub = Vec::with_capacity(self.k * self.k);
-        for &(s, _) in shares {
-            sub.extend_from_slice(self.matrix_row(s));
+        for (s, b) in by_num.iter().enumerate().take(self.n) {
+            if b.is_some() {
+                sub.extend_from_slice(self.matrix_row(s));
+            }
         }
-        // Rows of E are linearly independent (any k of them), so the
-        // submatrix is always invertible.
-        let inv = Arc::new(matrix::invert(&sub, self.k));
+        // Any k rows of E are linearly independent, so the submatrix is
+        // always invertible.
+        let inv = Arc::new(MulTable::new(matrix::invert(&sub, self.k), self.k));
         let mut cache = lock(&self.dec_cache);
         if cache.len() >= DEC_CACHE_LIMIT {
             cache.clear();
@@ -239,3 +383,6 @@ fn check_blocks(blocks: &[&[u8]], k: usize) -> Result<usize, FecError> {
     }
     Ok(len)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! zfec's encoding matrix and GF(2^8) matrix inversion.
 
-use crate::gf::{gf_exp, gf_inv, gf_mul};
+use crate::gf::{gf_exp, gf_inv, gf_mul, log_exp_tables};
 
 /// Invert the k×k row-major matrix `m` by Gauss–Jordan elimination.
 /// Callers only pass invertible matrices (any k rows of a zfec matrix).
@@ -25,12 +25,22 @@ pub(crate) fn invert(m: &[u8], k: usize) -> Vec<u8> {
         for j in 0..w {
             a[c * w + j] = gf_mul(iv, a[c * w + j]);
         }
+        // Eliminate column c from the other rows: a[r] ^= f · a[c]. The
+        // pivot row is zero left of column c, and its logs are taken once,
+        // so each product is one table look-up (this is O(k³): 256³).
+        let (log, exp) = log_exp_tables();
+        let pivot: Vec<Option<usize>> = a[c * w + c..(c + 1) * w]
+            .iter()
+            .map(|&x| (x != 0).then(|| usize::from(log[usize::from(x)])))
+            .collect();
         for r in 0..k {
             let f = a[r * w + c];
             if r != c && f != 0 {
-                for j in 0..w {
-                    let v = gf_mul(f, a[c * w + j]);
-                    a[r * w + j] ^= v;
+                let lf = usize::from(log[usize::from(f)]);
+                for (x, p) in a[r * w + c..(r + 1) * w].iter_mut().zip(&pivot) {
+                    if let Some(lp) = p {
+                        *x ^= exp[lf + lp];
+                    }
                 }
             }
         }

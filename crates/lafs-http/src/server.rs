@@ -547,6 +547,33 @@ mod tests {
     }
 
     #[test]
+    fn error_statuses() {
+        use lafs_storage::{ServerId20, StorageIndex};
+        let si = StorageIndex([0; 16]);
+        let abort = StorageEndpoint::AbortUpload(si, 0);
+        let patch = StorageEndpoint::WriteShare(si, 0);
+        let s = |e: StorageError, ep: &StorageEndpoint| status_for(&e, ep).as_u16();
+        assert_eq!(s(StorageError::NoSuchShare, &patch), 404);
+        assert_eq!(s(StorageError::NoSuchUpload, &patch), 404);
+        assert_eq!(s(StorageError::WrongUploadSecret, &patch), 401);
+        assert_eq!(
+            s(
+                StorageError::BadWriteEnabler {
+                    nodeid: ServerId20([0; 20])
+                },
+                &patch
+            ),
+            401
+        );
+        assert_eq!(s(StorageError::ConflictingWrite, &patch), 409);
+        assert_eq!(s(StorageError::AlreadyComplete, &abort), 405);
+        assert_eq!(s(StorageError::AlreadyComplete, &patch), 404);
+        assert_eq!(s(StorageError::WriteBeyondAllocated, &patch), 413);
+        assert_eq!(s(StorageError::NoSpace, &patch), 507);
+        assert_eq!(s(StorageError::Io(std::io::Error::other("x")), &patch), 500);
+    }
+
+    #[test]
     fn content_types() {
         let mut h = HeaderMap::new();
         assert!(content_is_cbor(&h));

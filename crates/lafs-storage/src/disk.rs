@@ -697,7 +697,6 @@ impl Engine<DiskStore> {
         let Some(db) = &self.leasedb else {
             return Ok(0);
         };
-        db.clear();
         let mut n = 0;
         for si in self.store.all_storage_indexes().await? {
             let _g = self.lock(&si).await;

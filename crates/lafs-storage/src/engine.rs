@@ -53,6 +53,8 @@ pub(crate) struct Engine<S> {
     locks: Vec<tokio::sync::Mutex<()>>,
     uploads: Mutex<HashMap<(StorageIndex, u16), Upload>>,
     pub(crate) leasedb: Option<LeaseDb>,
+    /// False while the lease database is being filled by a crawl.
+    pub(crate) crawled: tokio::sync::watch::Sender<bool>,
 }
 
 impl<S> std::fmt::Debug for Engine<S> {
@@ -85,6 +87,7 @@ impl<S: ShareStore> Engine<S> {
             locks: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
             uploads: Mutex::new(HashMap::new()),
             leasedb,
+            crawled: tokio::sync::watch::channel(true).0,
         }
     }
 

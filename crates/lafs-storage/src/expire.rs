@@ -62,6 +62,8 @@ impl<S: ShareStore> Engine<S> {
         if !ex.enabled {
             return Ok(report);
         }
+        // Candidates come from the database: let a running crawl finish.
+        let _ = self.crawled.subscribe().wait_for(|done| *done).await;
         let cutoff = expiry_cutoff(ex, self.opts.clock.now());
         let db2 = db.clone();
         let candidates = tokio::task::spawn_blocking(move || {

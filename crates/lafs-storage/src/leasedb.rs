@@ -121,7 +121,7 @@ impl LeaseDb {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
                 .optional()
         };
-        let crawled = get("crawled")?.is_some();
+        let crawled = get("crawled")?.as_deref() == Some("1");
         let clean = get("clean")?.as_deref() == Some("1");
         // From now on we are "running": a crash leaves clean = 0.
         conn.execute(
@@ -207,8 +207,11 @@ impl LeaseDb {
         self.send(Op::Delete(si, shnum));
     }
 
-    /// Forget everything (a crawl is about to refill the tables).
-    pub(crate) fn clear(&self) {
+    /// Forget everything: a crawl is about to refill the tables. Until it
+    /// marks itself done, the database counts as not crawled (so a crash
+    /// or even a clean stop meanwhile leads to a new crawl).
+    pub(crate) fn start_crawl(&self) {
+        self.send(Op::SetMeta("crawled", "0".into()));
         self.send(Op::Clear);
     }
 

@@ -71,7 +71,7 @@ pub use lafs_format::keys::{
     LeaseCancelSecret, LeaseRenewSecret, ServerId20, StorageIndex, WriteEnabler,
 };
 pub use leasedb::{ExpiredShare, LeaseDb, Usage};
-pub use memory::{MemoryStore, NullStore};
+pub use memory::{MemoryStore, NullStore, DEFAULT_MEMORY_CAPACITY};
 pub use server::{ExpirationMode, ExpirationOptions, StorageServer, StorageServerOptions};
 pub use store::{ImmutableLeases, LeaseWrite, ShareStore};
 pub use types::{

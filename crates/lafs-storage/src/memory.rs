@@ -32,15 +32,27 @@ struct MemState {
 
 /// Shares in a `HashMap` behind one short-held `Mutex` (critical sections
 /// are memcpy-sized).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<MemState>,
-    /// Pretend free space (None: unlimited), to test `reserved_space`.
+    /// Bytes of share data it will hold; reported as free space minus
+    /// what it holds, so the engine refuses allocations beyond it.
     capacity: Option<u64>,
 }
 
+/// [`MemoryStore::new`]'s capacity. A bound is needed because a memory
+/// server may face the network (`lafs run` with a memory backend): without
+/// one, a client could allocate a huge share and write its last byte.
+pub const DEFAULT_MEMORY_CAPACITY: u64 = 1 << 30;
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_MEMORY_CAPACITY)
+    }
+}
+
 impl MemoryStore {
-    /// An empty store with unlimited space.
+    /// An empty store holding up to [`DEFAULT_MEMORY_CAPACITY`] bytes.
     pub fn new() -> Self {
         Self::default()
     }

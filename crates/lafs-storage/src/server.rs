@@ -132,13 +132,36 @@ impl StorageServer {
             .await
             .map_err(|_| StorageError::TaskFailed)??;
         let engine = Engine::new(store, opts, Some(db.clone()));
-        if crawl {
-            engine.crawl().await?;
-            db.mark_crawled();
-        }
-        Ok(StorageServer {
+        let server = StorageServer {
             inner: Arc::new(Backend::Disk(engine)),
-        })
+        };
+        if crawl {
+            // Empty the tables now, before any request can record a change,
+            // then fill them in the background: serving does not wait for a
+            // big directory to be read. Until the crawl ends, lease queries
+            // may miss shares (expiry then just deletes less; it re-checks
+            // every candidate against its container anyway).
+            db.start_crawl();
+            if let Backend::Disk(e) = &*server.inner {
+                e.crawled.send_replace(false);
+            }
+            let s = server.clone();
+            tokio::spawn(async move {
+                if let Backend::Disk(e) = &*s.inner {
+                    match e.crawl().await {
+                        Ok(n) => {
+                            db.mark_crawled();
+                            tracing::info!(shares = n, "lease database filled from the containers");
+                        }
+                        Err(err) => {
+                            tracing::error!(error = %err, "lease crawl failed; will retry at next start")
+                        }
+                    }
+                    e.crawled.send_replace(true);
+                }
+            });
+        }
+        Ok(server)
     }
 
     /// A server that keeps everything in memory (tests, in-process grids).
@@ -325,8 +348,18 @@ impl StorageServer {
         ExpiryWorker::spawn(self.clone(), interval)
     }
 
+    /// Wait until the lease database has been filled from the containers
+    /// (immediate unless a first-start or after-crash crawl is running).
+    pub async fn wait_for_crawl(&self) {
+        let mut rx = dispatch!(self, e => e.crawled.subscribe());
+        let _ = rx.wait_for(|done| *done).await;
+    }
+
     /// Flush the lease database and mark a clean shutdown (disk servers).
+    /// Waits for a running crawl first, so that a clean mark always means
+    /// a complete database.
     pub async fn close(&self) {
+        self.wait_for_crawl().await;
         if let Some(db) = self.lease_db().cloned() {
             let _ = tokio::task::spawn_blocking(move || db.close_clean()).await;
         }

@@ -25,6 +25,31 @@ const DAYS31: u32 = 31 * 24 * 3600;
 struct Env {
     kind: Kind,
     dirs: std::sync::Mutex<Vec<tempfile::TempDir>>,
+    mounts: std::sync::Mutex<Vec<std::path::PathBuf>>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Lazy unmount: a lease-database thread may still be closing.
+        for m in self.mounts.lock().unwrap().drain(..) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&m)
+                .status();
+        }
+    }
+}
+
+/// Mount a private tmpfs of `size` bytes at `at` (root only); false if
+/// that is not possible here.
+fn mount_tmpfs(at: &std::path::Path, size: u64) -> bool {
+    std::fs::create_dir_all(at).is_ok()
+        && std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -38,6 +63,7 @@ impl Env {
         Env {
             kind,
             dirs: Default::default(),
+            mounts: Default::default(),
         }
     }
 
@@ -60,13 +86,34 @@ impl Env {
                 StorageServer::with_memory_store(MemoryStore::with_capacity(free), self.opts())
             }
             Kind::Disk => {
-                let probe = self.server().await;
+                // On a private tmpfs the free space is ours alone; without
+                // root, fall back to the shared filesystem (whose free
+                // space other processes move, hence the wide margins in
+                // the test).
+                let dir = tempfile::tempdir().unwrap();
+                let mnt = dir.path().join("mnt");
+                let mounted = mount_tmpfs(&mnt, free + (2 << 20));
+                let storage = if mounted {
+                    mnt.join("storage")
+                } else {
+                    dir.path().join("storage")
+                };
+                let probe = StorageServer::open_disk(&storage, self.opts())
+                    .await
+                    .unwrap();
                 let avail = probe.version().await.available_space;
+                probe.close().await;
+                drop(probe);
                 let opts = StorageServerOptions {
                     reserved_space: avail.saturating_sub(free),
                     ..self.opts()
                 };
-                self.server_with(opts).await
+                let s = StorageServer::open_disk(&storage, opts).await.unwrap();
+                if mounted {
+                    self.mounts.lock().unwrap().push(mnt);
+                }
+                self.dirs.lock().unwrap().push(dir);
+                s
             }
         }
     }

@@ -137,3 +137,20 @@ fn b64_decode(s: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+/// A fresh, empty scratch directory under the system temp dir, unique to
+/// this process and `name`.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lafs-test-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+    d
+}
+
+/// The plaintext of a share-set vector: `{"plaintext": {"seed", "length"}}`
+/// expanded as `(seed · ∞)[:length]`.
+pub fn sample_plaintext(m: &serde_json::Value) -> Vec<u8> {
+    let seed = m["plaintext"]["seed"].as_str().expect("seed").as_bytes();
+    let len = m["plaintext"]["length"].as_u64().expect("length") as usize;
+    seed.iter().copied().cycle().take(len).collect()
+}

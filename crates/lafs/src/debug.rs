@@ -19,9 +19,12 @@ use anyhow::{anyhow, bail, Context};
 use base64::Engine;
 use clap::{Args, Subcommand, ValueEnum};
 use lafs_format::base32;
-use lafs_format::cap::{Cap, FileCap};
+use lafs_format::cap::{Cap, FileCap, MutableFormat, SskWriteCap};
 use lafs_format::chk::{self, ChkShare, EncodingParams, LayoutVersion};
+use lafs_format::container::{Container, MutableVersion};
 use lafs_format::keys::ConvergenceSecret;
+use lafs_format::mutable::retrieve::RetrieveError;
+use lafs_format::mutable::{KeyChain, MutableShare, PrivateKey};
 use lafs_format::ueb::{CodecParams, Ueb};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -158,11 +161,29 @@ fn cap(a: CapArgs) -> anyhow::Result<()> {
             println!("{cap}");
             Ok(())
         }
-        // TODO(integrator): derive the write cap from --private-key with the
-        // mutable module (writekey = H(privkey DER), fingerprint = H(pubkey)).
+        // A mutable cap depends only on the key: writekey = H(privkey
+        // PKCS#8 DER), fingerprint = H(pubkey SPKI DER) (spec §2.4).
         CapFormat::Sdmf | CapFormat::Mdmf => {
-            let _ = a.private_key;
-            bail!("sdmf/mdmf: not wired yet")
+            let path = a
+                .private_key
+                .as_deref()
+                .ok_or_else(|| anyhow!("--private-key PEM is required for sdmf/mdmf"))?;
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let key = PrivateKey::from_pem(&pem)
+                .with_context(|| format!("loading the private key {}", path.display()))?;
+            let (writekey, fingerprint) = key.write_cap_material();
+            let format = match a.format {
+                CapFormat::Sdmf => MutableFormat::Sdmf,
+                _ => MutableFormat::Mdmf,
+            };
+            let cap = SskWriteCap {
+                format,
+                writekey,
+                fingerprint,
+            };
+            println!("{}", Cap::File(FileCap::SskWrite(cap)));
+            Ok(())
         }
     }
 }
@@ -235,14 +256,72 @@ fn dump_share(path: &Path) -> anyhow::Result<()> {
     let b = read_input(path)?;
     let v = match sniff(&b) {
         Some(ShareKind::ChkData) => dump_chk(&b)?,
-        // TODO(integrator): dispatch to the container and mutable modules.
-        Some(ShareKind::ImmutableContainer) => bail!("immutable container: not wired yet"),
-        Some(ShareKind::MutableContainer) => bail!("mutable container: not wired yet"),
-        Some(ShareKind::MutableData) => bail!("mutable share data: not wired yet"),
+        Some(ShareKind::ImmutableContainer | ShareKind::MutableContainer) => dump_container(&b)?,
+        Some(ShareKind::MutableData) => {
+            let mut v = MutableShare::parse(&b)?.fields();
+            v["kind"] = json!("mutable-share-data");
+            v
+        }
         None => bail!("{}: not a share file lafs recognises", path.display()),
     };
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
+}
+
+/// A server container (§7.2, §7.3): its header and leases (secrets are
+/// never printed), then the share data inside, dumped by its own kind.
+fn dump_container(b: &[u8]) -> anyhow::Result<Value> {
+    let c = Container::parse(b)?;
+    let inner = c.data();
+    let share = match sniff(inner) {
+        Some(ShareKind::ChkData) => dump_chk(inner)?,
+        Some(ShareKind::MutableData) => match MutableShare::parse(inner) {
+            Ok(m) => m.fields(),
+            Err(e) => json!({ "error": e.to_string() }),
+        },
+        _ => json!({ "error": "unrecognised share data", "length": inner.len() }),
+    };
+    let mut v = match &c {
+        Container::Immutable(i) => json!({
+            "kind": "immutable-container",
+            "container_version": i.version.word(),
+            "size_field": i.size_field,
+            "data_length": i.data.len(),
+            "leases": i.leases.iter().map(|l| json!({
+                "owner_num": l.owner_num,
+                "expiration": l.expiration,
+            })).collect::<Vec<_>>(),
+        }),
+        Container::Mutable(m) => json!({
+            "kind": "mutable-container",
+            "container_version": match m.version {
+                MutableVersion::V1 => 1,
+                MutableVersion::V2 => 2,
+            },
+            "write_enabler_nodeid": m.nodeid.to_base32(),
+            "data_length": m.data_length(),
+            "container_size": m.container_size(),
+            "extra_lease_offset": m.extra_lease_offset(),
+            "leases": m.leases().map(|l| json!({
+                "owner_num": l.owner_num,
+                "expiration": l.expiration,
+                "nodeid": base32::encode(&l.nodeid),
+            })).collect::<Vec<_>>(),
+        }),
+    };
+    v["share"] = share;
+    Ok(v)
+}
+
+/// The share data in a file: the file itself, or what a server container
+/// wraps (so `decode` takes files straight from a storage directory).
+fn share_data(b: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    match sniff(&b) {
+        Some(ShareKind::ImmutableContainer | ShareKind::MutableContainer) => {
+            Ok(Container::parse(&b)?.data().to_vec())
+        }
+        _ => Ok(b),
+    }
 }
 
 fn b32s(hs: &[[u8; 32]]) -> Value {
@@ -360,14 +439,19 @@ fn decode(cap: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
         }
         Cap::File(FileCap::ChkRead(c)) => c,
         Cap::File(FileCap::ChkVerify(_)) => bail!("a verify cap cannot decrypt; give the read cap"),
-        // TODO(integrator): SDMF/MDMF retrieve from share files.
-        Cap::File(_) => bail!("mutable caps: not wired yet"),
-        Cap::Dir(_) => bail!("directory caps: decode the file cap inside (not wired yet)"),
+        Cap::File(FileCap::SskWrite(w)) => {
+            return decode_mutable(KeyChain::from_writekey(w.writekey, w.fingerprint), paths)
+        }
+        Cap::File(FileCap::SskRead(r)) => {
+            return decode_mutable(KeyChain::from_readkey(r.readkey, r.fingerprint), paths)
+        }
+        Cap::File(FileCap::SskVerify(_)) => {
+            bail!("a verify cap cannot decrypt; give the read cap")
+        }
+        // A directory is the plaintext of its inner file: decode that.
+        Cap::Dir(inner) => return decode(&Cap::File(inner).to_string(), paths),
     };
-    let mut files = Vec::with_capacity(paths.len());
-    for p in paths {
-        files.push(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?);
-    }
+    let files = read_share_files(paths)?;
     let list: Vec<(u16, &[u8])> = paths
         .iter()
         .zip(&files)
@@ -400,5 +484,61 @@ fn decode(cap: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
             bail!("only {good} good shares, {needed} needed")
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Read share files, unwrapping server containers.
+fn read_share_files(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
+    paths
+        .iter()
+        .map(|p| {
+            let b = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            share_data(b).with_context(|| format!("{}: bad container", p.display()))
+        })
+        .collect()
+}
+
+/// Retrieve the newest recoverable version of a mutable file from share
+/// files (share data as `slot_readv` returns it).
+fn decode_mutable(keys: KeyChain, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let files = read_share_files(paths)?;
+    let mut list: Vec<(u8, &[u8])> = Vec::with_capacity(files.len());
+    for (p, b) in paths.iter().zip(&files) {
+        let n = shnum_from_name(p)
+            .and_then(|n| u8::try_from(n).ok())
+            .ok_or_else(|| anyhow!("{}: name must end in the share number", p.display()))?;
+        list.push((n, b.as_slice()));
+    }
+    let name = |shnum: u8| {
+        list.iter().position(|&(n, _)| n == shnum).map_or_else(
+            || format!("share {shnum}"),
+            |i| paths[i].display().to_string(),
+        )
+    };
+    let report = |failures: &[lafs_format::mutable::retrieve::ShareFailure]| {
+        for f in failures {
+            eprintln!(
+                "lafs: bad share {} (share {}): {}",
+                name(f.shnum),
+                f.shnum,
+                f.error
+            );
+        }
+    };
+    match lafs_format::mutable::retrieve(&keys, &list) {
+        Ok(r) => {
+            report(&r.failures);
+            std::io::stdout().write_all(&r.plaintext)?;
+            Ok(())
+        }
+        Err(RetrieveError::NotEnoughShares {
+            needed,
+            have,
+            failures,
+        }) => {
+            report(&failures);
+            bail!("only {have} good shares, {needed} needed")
+        }
+        Err(e) => Err(anyhow!(e).context("no recoverable version")),
     }
 }

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod admin;
+mod bench;
 mod bench_storage;
 mod create_client;
 mod create_node;
@@ -27,6 +28,9 @@ enum Command {
     /// Tools for debugging grids and formats.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
+    /// Throughput benchmarks (e.g. `lafs bench fec` vs Python zfec).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Create a storage node directory (tahoe.cfg, TLS identity, swissnum).
     CreateNode(create_node::CreateNodeArgs),
     /// Run a node (its HTTPS storage server) until SIGINT/SIGTERM.
@@ -43,9 +47,6 @@ enum Command {
     Put(put::PutArgs),
     /// Download an immutable file (or a byte range of it).
     Get(get::GetArgs),
-    /// Benchmarks.
-    #[command(subcommand)]
-    Bench(bench_storage::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -60,13 +61,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         Command::Debug(cmd) => debug::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
         Command::CreateNode(args) => create_node::run(args),
         Command::Run { nodedir } => {
             init_tracing();
             node::run(&nodedir)
         }
         Command::Admin(cmd) => admin::run(cmd),
-        Command::Bench(cmd) => bench_storage::run(cmd),
         Command::CreateClient(args) => create_client::run(args),
         Command::Put(args) => put::run(args),
         Command::Get(args) => get::run(args),

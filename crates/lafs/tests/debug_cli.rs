@@ -11,19 +11,6 @@ fn lafs() -> Command {
     Command::cargo_bin("lafs").unwrap()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lafs-debug-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn plaintext(m: &serde_json::Value) -> Vec<u8> {
-    let seed = m["plaintext"]["seed"].as_str().unwrap().as_bytes();
-    let len = m["plaintext"]["length"].as_u64().unwrap() as usize;
-    seed.iter().copied().cycle().take(len).collect()
-}
-
 fn encoding_args(m: &serde_json::Value) -> Vec<String> {
     vec![
         "--convergence".into(),
@@ -49,9 +36,9 @@ fn cap_and_chk_shares_match_share_sets() {
     let mut n = 0;
     for (name, m) in j.as_object().unwrap() {
         assert_eq!(m["convergence_secret"], "aaaaaaaaaaaaaaaa");
-        let dir = scratch(name);
+        let dir = lafs_testing::scratch_dir(name);
         let file = dir.join("plain");
-        std::fs::write(&file, plaintext(m)).unwrap();
+        std::fs::write(&file, lafs_testing::sample_plaintext(m)).unwrap();
         let cap = m["cap"].as_str().unwrap();
 
         let out = lafs()
@@ -68,7 +55,7 @@ fn cap_and_chk_shares_match_share_sets() {
             .args(["debug", "cap", "--format", "chk"])
             .args(encoding_args(m))
             .arg("-")
-            .write_stdin(plaintext(m))
+            .write_stdin(lafs_testing::sample_plaintext(m))
             .output()
             .unwrap();
         assert_eq!(stdout(&out).trim(), cap);
@@ -111,7 +98,7 @@ fn decode_verifies_and_names_bad_shares() {
     };
     let m = &j["chk-3of10-3seg"];
     let cap = m["cap"].as_str().unwrap();
-    let data = plaintext(m);
+    let data = lafs_testing::sample_plaintext(m);
 
     // Any k good shares decode.
     let out = lafs()
@@ -123,7 +110,7 @@ fn decode_verifies_and_names_bad_shares() {
     assert!(out.stdout == data);
 
     // Corrupt a copy of share 4 (a byte in its second block).
-    let dir = scratch("decode");
+    let dir = lafs_testing::scratch_dir("decode");
     let mut bad = std::fs::read(&share_paths("chk-3of10-3seg", &[4])[0]).unwrap();
     bad[0x24 + 43691 + 10] ^= 0x40;
     let bad_path = dir.join("share.4");
@@ -164,14 +151,16 @@ fn decode_verifies_and_names_bad_shares() {
     assert!(out.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 
-    // Mutable caps are not wired yet: a clear error.
+    // CHK share files given to a mutable cap: every share is rejected,
+    // and the command fails with no output.
     let out = lafs()
         .args(["debug", "decode", "URI:SSK:5mcjppxck7re2kzdol7b5ojmgi:jwjbsudn4z452bo2eqbjdzrvo2f72tav3xyb2llfnfjjsopczi5q"])
         .arg(&share_paths("chk-3of10-3seg", &[0])[0])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not wired yet"));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("share.0"));
 }
 
 #[test]
@@ -203,7 +192,7 @@ fn dump_share_prints_json() {
 }
 
 #[test]
-fn small_files_are_lit_and_mutable_is_todo() {
+fn small_files_are_lit_and_missing_keys_are_clear_errors() {
     let out = lafs()
         .args([
             "debug",
@@ -232,5 +221,5 @@ fn small_files_are_lit_and_mutable_is_todo() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("sdmf/mdmf: not wired yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("k.pem"));
 }

@@ -73,6 +73,19 @@ struct Grid {
     web: u16,
 }
 
+impl Drop for Grid {
+    fn drop(&mut self) {
+        // Stop every node first, then remove the grid (hundreds of MiB of
+        // shares) unless the test failed, when it is kept for inspection.
+        self.procs.clear();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("interop: grid kept in {}", self.dir.display());
+        }
+    }
+}
+
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().expect("spawn");
     assert!(
