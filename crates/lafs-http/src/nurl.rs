@@ -25,10 +25,10 @@ pub fn spki_hash(spki_der: &[u8]) -> String {
 }
 
 /// One DER element: (tag, whole element, contents, rest of the input).
-type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+pub(crate) type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
 
 /// The DER TLV at the start of `b`.
-fn tlv(b: &[u8]) -> Option<Tlv<'_>> {
+pub(crate) fn tlv(b: &[u8]) -> Option<Tlv<'_>> {
     let tag = *b.first()?;
     let first = *b.get(1)?;
     let (len, hdr) = if first < 0x80 {

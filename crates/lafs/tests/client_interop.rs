@@ -2,6 +2,9 @@
 //! same ten `lafs run` storage servers: Tahoe uploads → lafs downloads
 //! byte-identical; lafs uploads → Tahoe downloads and `check --verify`
 //! says Healthy; same bytes, secret and parameters → the same cap.
+//! The same exchange runs again with real Python 1.20 *storage servers*
+//! holding the shares (their `node.pem` is an X.509 v1 certificate, which
+//! the lafs SPKI pin verifier must accept).
 //!
 //! Needs `scripts/tahoe-venv` (PyPI on first use); skipped with a message
 //! when it cannot be made, unless `CI=true`.
@@ -9,7 +12,7 @@
 
 mod client_common;
 
-use client_common::{lafs, ok, start_grid, Kill};
+use client_common::{lafs, ok, python_announcement, start_grid, Kill};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -80,20 +83,86 @@ fn lafs_and_tahoe_clients_interoperate() {
     let Some(v) = venv() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (_servers, yaml) = start_grid(tmp.path(), 10);
-    let client = tmp.path().join("client");
+    exchange(&v, tmp.path(), &yaml, 10, (3, 7, 10));
+}
+
+/// Python 1.20 storage nodes on loopback (no web port).
+fn python_storage_grid(v: &Path, dir: &Path, n: usize) -> (Vec<Kill>, PathBuf) {
+    let mut procs = Vec::new();
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        let nd = dir.join(format!("py{i}"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        ok(tahoe(v)
+            .args(["create-node", "--nickname", &format!("py{i}")])
+            .arg(format!("--port=tcp:{port}:interface=127.0.0.1"))
+            .arg(format!("--location=tcp:127.0.0.1:{port}"))
+            .arg("--webport=none")
+            .arg(&nd));
+        let log = std::fs::File::create(dir.join(format!("py{i}.log"))).unwrap();
+        procs.push(Kill(
+            tahoe(v)
+                .args(["run", "--allow-stdin-close"])
+                .arg(&nd)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        ));
+        nodes.push(nd);
+    }
+    let mut yaml = String::from("storage:\n");
+    for (i, nd) in nodes.iter().enumerate() {
+        let furl = nd.join("private/storage.furl");
+        let t = Instant::now();
+        while !furl.exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "Python storage node {i} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // storage.furl is written before the listener is up; wait for it.
+        std::thread::sleep(Duration::from_millis(200));
+        yaml.push_str(&python_announcement(nd, &format!("py{i}")));
+    }
+    let path = dir.join("servers.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    (procs, path)
+}
+
+#[test]
+fn lafs_client_and_python_storage_servers_interoperate() {
+    let Some(v) = venv() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (_servers, yaml) = python_storage_grid(&v, tmp.path(), 5);
+    exchange(&v, tmp.path(), &yaml, 5, (3, 5, 5));
+}
+
+/// Start a Tahoe client on `yaml`'s `nservers` servers with encoding
+/// (k, happy, N), then swap files with `lafs put`/`lafs get` both ways.
+fn exchange(v: &Path, dir: &Path, yaml: &Path, nservers: usize, (k, happy, n): (u32, u32, u32)) {
+    let client = dir.join("client");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    ok(tahoe(&v)
+    ok(tahoe(v)
         .args(["create-client", "--nickname", "client"])
         .arg(format!("--webport=tcp:{port}:interface=127.0.0.1"))
-        .args(["--shares-needed=3", "--shares-happy=7", "--shares-total=10"])
+        .arg(format!("--shares-needed={k}"))
+        .arg(format!("--shares-happy={happy}"))
+        .arg(format!("--shares-total={n}"))
         .arg(&client));
-    std::fs::copy(&yaml, client.join("private/servers.yaml")).unwrap();
+    std::fs::copy(yaml, client.join("private/servers.yaml")).unwrap();
     let _tahoe = Kill(
-        tahoe(&v)
+        tahoe(v)
             .args(["run", "--allow-stdin-close"])
             .arg(&client)
             .stdin(Stdio::null())
@@ -113,7 +182,7 @@ fn lafs_and_tahoe_clients_interoperate() {
                         a.iter()
                             .filter(|s| s["connection_status"] == "connected")
                             .count()
-                            == 10
+                            == nservers
                     })
             });
         if connected {
@@ -132,7 +201,7 @@ fn lafs_and_tahoe_clients_interoperate() {
     let (s, cap) = web(port, "PUT", "/uri", &a).unwrap();
     assert!(s == 200 || s == 201);
     let cap = String::from_utf8(cap).unwrap();
-    let input = tmp.path().join("a");
+    let input = dir.join("a");
     std::fs::write(&input, &a).unwrap();
     let ours = String::from_utf8(ok(lafs().arg("put").arg("-d").arg(&client).arg(&input))).unwrap();
     assert_eq!(
@@ -144,13 +213,13 @@ fn lafs_and_tahoe_clients_interoperate() {
 
     // lafs uploads; Tahoe downloads and verifies.
     let b = data(1_234_567, 2);
-    let input = tmp.path().join("b");
+    let input = dir.join("b");
     std::fs::write(&input, &b).unwrap();
     let cap = String::from_utf8(ok(lafs().arg("put").arg("-d").arg(&client).arg(&input))).unwrap();
     let (s, got) = web(port, "GET", &format!("/uri/{}", cap.trim()), b"").unwrap();
     assert_eq!(s, 200);
     assert!(got == b);
-    let out = String::from_utf8(ok(tahoe(&v).arg("-d").arg(&client).args([
+    let out = String::from_utf8(ok(tahoe(v).arg("-d").arg(&client).args([
         "check",
         "--verify",
         cap.trim(),

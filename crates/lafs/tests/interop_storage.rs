@@ -10,6 +10,9 @@
 //! every wait is bounded; child processes are killed on drop.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod client_common;
+
+use client_common::python_announcement;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -339,45 +342,6 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[i + 2 + n + 2..];
     }
     out
-}
-
-/// servers.yaml entry for a Python 1.20 storage node (spec §9.4).
-fn python_announcement(nd: &Path, nick: &str) -> String {
-    let pem = std::fs::read_to_string(nd.join("private/node.pem")).unwrap();
-    let b64: String = pem
-        .split("-----BEGIN CERTIFICATE-----")
-        .nth(1)
-        .unwrap()
-        .split("-----END CERTIFICATE-----")
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    use base64::Engine;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    let pin = lafs_http::spki_hash(lafs_http::cert_spki(&der).unwrap());
-    let furl = std::fs::read_to_string(nd.join("private/storage.furl")).unwrap();
-    let furl = furl.trim();
-    let tubid = furl
-        .strip_prefix("pb://")
-        .unwrap()
-        .split('@')
-        .next()
-        .unwrap();
-    let swissnum = furl.rsplit('/').next().unwrap();
-    let cfg = std::fs::read_to_string(nd.join("tahoe.cfg")).unwrap();
-    let port = cfg
-        .lines()
-        .find_map(|l| l.strip_prefix("tub.location = tcp:127.0.0.1:"))
-        .unwrap()
-        .trim();
-    let key = std::fs::read_to_string(nd.join("node.pubkey")).unwrap();
-    let id = key.trim().strip_prefix("pub-").unwrap();
-    format!(
-        "  {id}:\n    ann:\n      nickname: \"{nick}\"\n      anonymous-storage-FURL: \"pb://{tubid}@tcp:127.0.0.1:{port}/{swissnum}\"\n      anonymous-storage-NURLs:\n        - \"pb://{pin}@127.0.0.1:{port}/{swissnum}#v=1\"\n"
-    )
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {

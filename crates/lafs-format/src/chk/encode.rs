@@ -91,6 +91,15 @@ fn to_usize(x: u64) -> Result<usize, EncodeError> {
     usize::try_from(x).map_err(|_| EncodeError::TooLarge)
 }
 
+/// Segments at least this long hash on two threads (below it, thread
+/// start-up costs more than it saves).
+const PARALLEL_HASH_MIN: usize = 32 * 1024;
+
+/// Whether a second core is there to hash on.
+fn parallel_hashing() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
+
 impl ChkEncoder {
     /// Start encoding a file of `geometry.size` bytes under `key`.
     pub fn new(geometry: Geometry, key: AesKey) -> Result<Self, EncodeError> {
@@ -144,10 +153,9 @@ impl ChkEncoder {
         self.segment.clear();
         self.segment.extend_from_slice(plaintext);
         self.aes.apply(&mut self.segment);
-        // Hashes cover the unpadded ciphertext; zfec gets the padded tail.
-        self.crypttext.update(&self.segment);
-        self.segment_hashes
-            .push(crypttext_segment_hash(&self.segment));
+        let unpadded = plaintext.len();
+        // zfec gets the padded tail; the hashes below cover the unpadded
+        // ciphertext.
         self.segment.resize(to_usize(g.padded_segment_len(s))?, 0);
 
         let k = usize::from(g.needed);
@@ -165,8 +173,51 @@ impl ChkEncoder {
             let mut outs: Vec<&mut [u8]> = secondary.iter_mut().map(|v| v.as_mut_slice()).collect();
             self.codec.encode(&inputs, &mut outs)?;
         }
-        for (hashes, b) in self.block_hashes.iter_mut().zip(&self.blocks) {
-            hashes.push(block_hash(b));
+
+        // SHA-256 bounds uploads: per input byte, the crypttext hash and the
+        // segment hash read it twice and the block hashes N/k more times.
+        // On a large segment, a second thread takes the two whole-segment
+        // hashes plus enough leading blocks to even the load (in units of
+        // one block: 2k + j on that thread, N - j here). Results land in
+        // the same places in the same order, so the output is unchanged.
+        let ciphertext = &self.segment[..unpadded];
+        let crypttext = &mut self.crypttext;
+        let n = self.blocks.len();
+        let split = if unpadded >= PARALLEL_HASH_MIN && parallel_hashing() {
+            Some(n.saturating_sub(2 * k) / 2)
+        } else {
+            None
+        };
+        let mut block_hashes: Vec<Hash> = Vec::with_capacity(n);
+        let segment_hash = match split {
+            Some(j) => {
+                let (first, rest) = self.blocks.split_at(j);
+                std::thread::scope(|scope| {
+                    let other = scope.spawn(move || {
+                        crypttext.update(ciphertext);
+                        let h = crypttext_segment_hash(ciphertext);
+                        (h, first.iter().map(|b| block_hash(b)).collect::<Vec<_>>())
+                    });
+                    let mine: Vec<Hash> = rest.iter().map(|b| block_hash(b)).collect();
+                    // A panic in pure hashing code is a bug, not input: pass
+                    // it on rather than invent an error.
+                    let (h, theirs) = other
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                    block_hashes.extend(theirs);
+                    block_hashes.extend(mine);
+                    h
+                })
+            }
+            None => {
+                crypttext.update(ciphertext);
+                block_hashes.extend(self.blocks.iter().map(|b| block_hash(b)));
+                crypttext_segment_hash(ciphertext)
+            }
+        };
+        self.segment_hashes.push(segment_hash);
+        for (hashes, h) in self.block_hashes.iter_mut().zip(block_hashes) {
+            hashes.push(h);
         }
         self.next_segment += 1;
         Ok(&self.blocks)
