@@ -300,8 +300,18 @@ pub fn run(dir: &Path) -> Result<()> {
             nodeid = %node.nodeid,
             "storage server running"
         );
-        let storage = lafs_http::server::HttpStorage::new(engine, node.swissnum.clone());
+        // Lease expiry (`[storage] expire.*`) runs as a background worker.
+        // Tahoe's lease crawler takes about an hour per cycle; one pass an
+        // hour over the lease DB matches it without walking the disk.
+        let _expiry = engine
+            .options()
+            .expire
+            .enabled
+            .then(|| engine.spawn_expiry_worker(std::time::Duration::from_secs(3600)));
+        let storage = lafs_http::server::HttpStorage::new(engine.clone(), node.swissnum.clone());
         lafs_http::server::serve(listener, tls, storage, shutdown_signal()).await;
+        // Mark the lease DB clean, so the next start needs no re-crawl.
+        engine.close().await;
         tracing::info!("storage server stopped");
         Ok(())
     })
