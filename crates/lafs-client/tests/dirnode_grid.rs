@@ -2,39 +2,17 @@
 //! unlink, and two racing writers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use lafs_client::dirnode::{DirError, Dirnode};
 use lafs_client::mutable::{KeyPool, PublishOptions};
-use lafs_client::{Grid, GridServer, LeaseSecret, LocalClient};
+use lafs_client::{Grid, LocalClient};
 use lafs_format::cap::{Cap, FileCap};
-use lafs_format::keys::ServerId20;
 use lafs_format::mutable::{PrivateKey, Version};
-use lafs_storage::{StorageServer, StorageServerOptions};
 use std::sync::Arc;
 
 fn grid(n: usize) -> Grid<LocalClient> {
-    let servers = (0..n)
-        .map(|i| {
-            let mut id = [0u8; 20];
-            id[0] = i as u8;
-            id[19] = 0x3c;
-            let engine = StorageServer::in_memory(StorageServerOptions::new(ServerId20(id)));
-            GridServer {
-                id: format!("server-{i}"),
-                permutation_seed: vec![i as u8; 32],
-                lease_seed: ServerId20(id),
-                client: LocalClient::new(engine),
-            }
-        })
-        .collect();
-    Grid::new(servers, LeaseSecret::new(vec![5; 32]))
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    common::local_grid(n, 0x3c, 5)
 }
 
 const FILE_A: &[u8] = b"URI:CHK:aaaaaaaaaaaaaaaaaaaaaaaaaa:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbba:3:10:1000";
@@ -135,17 +113,17 @@ async fn basic_ops(version: Version) {
 
 #[test]
 fn sdmf_directory_ops() {
-    rt().block_on(basic_ops(Version::Sdmf));
+    common::rt().block_on(basic_ops(Version::Sdmf));
 }
 
 #[test]
 fn mdmf_directory_ops() {
-    rt().block_on(basic_ops(Version::Mdmf));
+    common::rt().block_on(basic_ops(Version::Mdmf));
 }
 
 #[test]
 fn two_writers_adding_100_children_each_all_survive() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         let pool = KeyPool::new(1);
         let d = Dirnode::create(&g, Arc::new(pool.take().await.unwrap()), Default::default())

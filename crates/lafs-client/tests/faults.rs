@@ -24,19 +24,11 @@ fn opts() -> UploadOptions {
     o
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 const LEN: usize = 30 * 3000 + 17; // 31 segments
 
 #[test]
 fn seven_of_ten_servers_die_halfway() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         let plain = data(LEN, 1);
         let up = upload_bytes(&g.grid, Bytes::from(plain.clone()), &opts())
@@ -54,7 +46,7 @@ fn seven_of_ten_servers_die_halfway() {
 
 #[test]
 fn corrupt_shares_on_n_minus_k_servers_are_detected_reported_tolerated() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         let plain = data(LEN, 2);
         let up = upload_bytes(&g.grid, Bytes::from(plain.clone()), &opts())
@@ -93,7 +85,7 @@ fn corrupt_shares_on_n_minus_k_servers_are_detected_reported_tolerated() {
 
 #[test]
 fn fewer_than_k_good_shares_is_an_error_never_wrong_bytes() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         let plain = data(LEN, 3);
         let up = upload_bytes(&g.grid, Bytes::from(plain.clone()), &opts())
@@ -120,7 +112,7 @@ fn fewer_than_k_good_shares_is_an_error_never_wrong_bytes() {
 
 #[test]
 fn unhappy_upload_fails_and_leaves_nothing_allocated() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         // 4 servers are full: 6 < happy = 7.
         for f in &g.faults[..4] {
@@ -148,7 +140,7 @@ fn unhappy_upload_fails_and_leaves_nothing_allocated() {
 
 #[test]
 fn servers_dying_mid_upload_fail_happiness_and_abort() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         for f in &g.faults[..5] {
             f.writes_left.store(3, Ordering::SeqCst);
@@ -164,7 +156,7 @@ fn servers_dying_mid_upload_fail_happiness_and_abort() {
 
 #[test]
 fn happy_with_a_few_failures() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         // Two dead, one full: 7 servers remain, happiness 7 is reachable.
         g.faults[0].dead.store(true, Ordering::SeqCst);

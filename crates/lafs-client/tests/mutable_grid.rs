@@ -2,46 +2,23 @@
 //! shared Tahoe share sets, partial publishes and uncoordinated writes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use lafs_client::mutable::{
     self, create, overwrite, private_key, retrieve, servermap, KeyPool, MutableError,
     PublishOptions,
 };
-use lafs_client::{Grid, GridServer, LeaseSecret, LocalClient, StorageClient};
+use lafs_client::{Grid, LocalClient, StorageClient};
 use lafs_format::cap::{Cap, FileCap};
 use lafs_format::keys::mutable as mkeys;
-use lafs_format::keys::ServerId20;
 use lafs_format::mutable::publish::{encode, random_salt};
 use lafs_format::mutable::{KeyChain, PrivateKey, PublishParams, Version};
-use lafs_storage::{
-    StorageServer, StorageServerOptions, TestVector, TestWriteVectors, WriteVector,
-};
+use lafs_storage::{TestVector, TestWriteVectors, WriteVector};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 fn grid(n: usize) -> Grid<LocalClient> {
-    let servers = (0..n)
-        .map(|i| {
-            let mut id = [0u8; 20];
-            id[0] = i as u8;
-            id[19] = 0x5a;
-            let engine = StorageServer::in_memory(StorageServerOptions::new(ServerId20(id)));
-            GridServer {
-                id: format!("server-{i}"),
-                permutation_seed: vec![i as u8; 32],
-                lease_seed: ServerId20(id),
-                client: LocalClient::new(engine),
-            }
-        })
-        .collect();
-    Grid::new(servers, LeaseSecret::new(vec![9; 32]))
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    common::local_grid(n, 0x5a, 9)
 }
 
 /// Key generation is slow: share a few keys across tests.
@@ -102,7 +79,7 @@ async fn roundtrip(g: &Grid<LocalClient>, key: Arc<PrivateKey>, version: Version
 
 #[test]
 fn sdmf_create_overwrite_read() {
-    rt().block_on(roundtrip(
+    common::rt().block_on(roundtrip(
         &grid(12),
         key(0),
         Version::Sdmf,
@@ -113,7 +90,7 @@ fn sdmf_create_overwrite_read() {
 #[test]
 fn mdmf_create_overwrite_read_multisegment() {
     // 131072-byte segments: 0, 1, 3 and 4 segments.
-    rt().block_on(roundtrip(
+    common::rt().block_on(roundtrip(
         &grid(10),
         key(1),
         Version::Mdmf,
@@ -123,7 +100,7 @@ fn mdmf_create_overwrite_read_multisegment() {
 
 #[test]
 fn fewer_servers_than_shares_still_places_all() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(4);
         let k = key(2);
         create(&g, k.clone(), data(500, 3), opts(Version::Sdmf))
@@ -137,7 +114,7 @@ fn fewer_servers_than_shares_still_places_all() {
 
 #[test]
 fn create_twice_is_refused() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(5);
         let k = key(3);
         create(&g, k.clone(), b"one".to_vec(), opts(Version::Sdmf))
@@ -154,7 +131,7 @@ fn create_twice_is_refused() {
 
 #[test]
 fn uncoordinated_writer_is_detected_and_first_write_survives() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         let k = key(0);
         let keys = k.key_chain();
@@ -255,7 +232,7 @@ async fn partial_publish(g: &Grid<LocalClient>, k: &PrivateKey, plain: &[u8], sh
 
 #[test]
 fn killed_writer_leaves_file_readable_and_next_write_repairs() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         let k = key(1);
         let keys = k.key_chain();
@@ -324,7 +301,7 @@ fn tahoe_share_sets_retrieve_through_the_grid() {
         return;
     };
     let mut count = 0;
-    rt().block_on(async {
+    common::rt().block_on(async {
         for (fam, version) in [("sdmf", Version::Sdmf), ("mdmf", Version::Mdmf)] {
             let v = &meta[fam];
             let g = grid(10);
@@ -363,7 +340,7 @@ fn tahoe_share_sets_retrieve_through_the_grid() {
 
 #[test]
 fn key_pool_hands_out_distinct_keys() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let pool = KeyPool::new(2);
         let a = pool.take().await.unwrap();
         let b = pool.take().await.unwrap();
@@ -386,7 +363,7 @@ fn key_pool_hands_out_distinct_keys() {
 
 #[test]
 fn corrupt_shares_are_skipped_and_reported() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         let k = key(2);
         let keys = k.key_chain();

@@ -19,14 +19,6 @@ fn opts(seg: u64) -> UploadOptions {
     o
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 async fn roundtrip(len: usize, seg: u64, seed: u64) {
     let g = grid(10);
     let plain = data(len, seed);
@@ -52,7 +44,7 @@ async fn roundtrip(len: usize, seg: u64, seed: u64) {
 #[test]
 fn edge_sizes_roundtrip() {
     let seg = 4096u64;
-    rt().block_on(async {
+    common::rt().block_on(async {
         for len in [
             0usize,
             1,
@@ -74,14 +66,14 @@ fn edge_sizes_roundtrip() {
 #[test]
 fn default_segment_size_roundtrip() {
     // Tahoe's 1 MiB segments: two segments, the tail one byte.
-    rt().block_on(roundtrip((1 << 20) + 1, 1 << 20, 99));
+    common::rt().block_on(roundtrip((1 << 20) + 1, 1 << 20, 99));
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
     fn random_sizes_and_ranges(len in 0usize..40_000, seed in any::<u64>(), a in any::<u64>(), b in any::<u64>()) {
-        rt().block_on(async {
+        common::rt().block_on(async {
             let g = grid(10);
             let plain = data(len, seed);
             let up = upload_bytes(&g.grid, Bytes::from(plain.clone()), &opts(3000)).await.unwrap();
@@ -100,7 +92,7 @@ proptest! {
 
 #[test]
 fn reupload_reuses_present_shares() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         let plain = Bytes::from(data(20_000, 5));
         let a = upload_bytes(&g.grid, plain.clone(), &opts(4096))
@@ -116,7 +108,7 @@ fn reupload_reuses_present_shares() {
 
 #[test]
 fn bad_range_is_an_error() {
-    rt().block_on(async {
+    common::rt().block_on(async {
         let g = grid(10);
         let up = upload_bytes(&g.grid, Bytes::from(data(1000, 1)), &opts(4096))
             .await

@@ -166,14 +166,45 @@ pub struct TestGrid {
     pub engines: Vec<StorageServer>,
 }
 
+/// The 20-byte id of test server `i`; `tag` keeps each suite's ids apart.
+pub fn server_id(i: usize, tag: u8) -> ServerId20 {
+    let mut id = [0u8; 20];
+    id[0] = i as u8;
+    id[19] = tag;
+    ServerId20(id)
+}
+
+/// A plain in-process grid of `n` memory servers (no fault injection).
+pub fn local_grid(n: usize, tag: u8, lease_secret: u8) -> Grid<LocalClient> {
+    let servers = (0..n)
+        .map(|i| {
+            let id = server_id(i, tag);
+            GridServer {
+                id: format!("server-{i}"),
+                permutation_seed: vec![i as u8; 32],
+                lease_seed: id,
+                client: LocalClient::new(StorageServer::in_memory(StorageServerOptions::new(id))),
+            }
+        })
+        .collect();
+    Grid::new(servers, LeaseSecret::new(vec![lease_secret; 32]))
+}
+
+/// A two-thread runtime for driving the async client from a test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 pub fn grid(n: usize) -> TestGrid {
     let mut servers = Vec::new();
     let mut faults = Vec::new();
     let mut engines = Vec::new();
     for i in 0..n {
-        let mut id = [0u8; 20];
-        id[0] = i as u8;
-        id[19] = 0xa5;
+        let id = server_id(i, 0xa5).0;
         let engine = StorageServer::in_memory(StorageServerOptions::new(ServerId20(id)));
         let f = Arc::new(Faults {
             reads_left: AtomicI64::new(-1),
