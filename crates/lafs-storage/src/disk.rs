@@ -124,6 +124,14 @@ fn read_at_most(f: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Read `[offset, offset+len)` of a share's data region, which starts at
+/// `base` in the file and holds `data_len` bytes: truncated at the end of
+/// the data, as Tahoe's servers do (spec §7.2, §8.5).
+fn read_data(f: &File, base: u64, data_len: u64, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    let n = data_len.saturating_sub(offset).min(len);
+    read_at_most(f, base + offset.min(data_len), n)
+}
+
 impl Paths {
     fn bucket(&self, base: &Path, si: &StorageIndex) -> PathBuf {
         let b32 = si.to_base32();
@@ -334,12 +342,7 @@ impl ShareStore for DiskStore {
         let p = self.p.clone();
         blocking(move || {
             let (f, h) = p.immutable_header(&si, shnum)?;
-            let n = h.data_len.saturating_sub(offset).min(len);
-            Ok(read_at_most(
-                &f,
-                HEADER_LEN as u64 + offset.min(h.data_len),
-                n,
-            )?)
+            Ok(read_data(&f, HEADER_LEN as u64, h.data_len, offset, len)?)
         })
         .await
     }
@@ -486,8 +489,7 @@ impl ShareStore for DiskStore {
                 }
             })?;
             let have = f.metadata()?.len().saturating_sub(HEADER_LEN as u64);
-            let n = have.saturating_sub(offset).min(len);
-            Ok(read_at_most(&f, HEADER_LEN as u64 + offset.min(have), n)?)
+            Ok(read_data(&f, HEADER_LEN as u64, have, offset, len)?)
         })
         .await
     }
@@ -593,12 +595,8 @@ impl ShareStore for DiskStore {
         let p = self.p.clone();
         blocking(move || {
             let (f, h) = p.mutable_header(&si, shnum)?;
-            let n = h.data_length.saturating_sub(offset).min(len);
-            Ok(read_at_most(
-                &f,
-                lafs_format::container::mutable::DATA_OFFSET + offset.min(h.data_length),
-                n,
-            )?)
+            let base = lafs_format::container::mutable::DATA_OFFSET;
+            Ok(read_data(&f, base, h.data_length, offset, len)?)
         })
         .await
     }
