@@ -190,8 +190,12 @@ fn dead_servers_during_publish_and_read() {
             let p = overwrite(&g, key.clone(), &map, b"v3".to_vec(), Default::default())
                 .await
                 .unwrap();
+            // A share number can be written twice: a server that was dead
+            // during the v2 overwrite may come back holding its v1 copy of
+            // a share v2 re-placed elsewhere, and both copies are updated.
             let servers: BTreeSet<usize> = p.placed.iter().map(|l| l.server).collect();
-            assert_eq!((p.placed.len(), servers.len()), (10, 2));
+            let shnums: BTreeSet<u16> = p.placed.iter().map(|l| l.shnum).collect();
+            assert_eq!((shnums.len(), servers.len()), (10, 2), "{:?}", p.placed);
             assert_eq!(retrieve(&g, &keys).await.unwrap().0.plaintext, b"v3");
             // With every server dead nothing is placed, and it says so.
             for s in &sw {
