@@ -11,6 +11,8 @@
 //!   any test fails — never silently losing another writer's update;
 //! * [`mod@retrieve`]: the newest recoverable version, verified by
 //!   `lafs_format::mutable::retrieve`;
+//! * [`mod@update`]: MDMF range reads (only the segments a range needs) and
+//!   partial writes (only the touched segments re-encoded and rewritten);
 //! * [`keypool`]: RSA-2048 keys generated ahead on blocking threads.
 //!
 //! ## What it must never do
@@ -34,6 +36,7 @@ pub mod keypool;
 pub mod publish;
 pub mod retrieve;
 pub mod servermap;
+pub mod update;
 
 use crate::ServerFailure;
 use lafs_format::mutable::publish::PublishError;
@@ -44,6 +47,7 @@ pub use keypool::KeyPool;
 pub use publish::{create, overwrite, private_key, PublishOptions, Published};
 pub use retrieve::{retrieve, retrieve_from_map};
 pub use servermap::{ServerMap, ShareLocation, VersionId};
+pub use update::{read_range, update};
 
 impl MutableError {
     /// Whether re-reading the grid may succeed: shares changed under us,
@@ -112,6 +116,14 @@ pub enum MutableError {
     ShareChanged {
         /// Shares found holding another version.
         changed: usize,
+    },
+    /// A partial write would start past the end of the file.
+    #[error("write offset {offset} is past the end of the {size}-byte file")]
+    BadOffset {
+        /// The offset asked for.
+        offset: u64,
+        /// The current size.
+        size: u64,
     },
     /// The cap is read-only.
     #[error("a write cap is needed to publish")]

@@ -135,7 +135,7 @@ pub async fn private_key<C: StorageClient>(
 }
 
 /// Which shares go where, and what each must test.
-type Plan = BTreeMap<usize, BTreeMap<u16, Option<Vec<u8>>>>;
+pub(super) type Plan = BTreeMap<usize, BTreeMap<u16, Option<Vec<u8>>>>;
 
 fn plan<C>(grid: &Grid<C>, si: &StorageIndex, map: &ServerMap, n: u8) -> Plan {
     let mut plan: Plan = BTreeMap::new();
@@ -220,10 +220,15 @@ async fn publish_version<C: StorageClient>(
     }];
     let read_back = &read_back[..];
 
+    // A fresh publish writes each whole share in one vector at offset 0.
+    let writes: Vec<Vec<WriteVector>> = encoded
+        .into_iter()
+        .map(|data| vec![WriteVector { offset: 0, data }])
+        .collect();
     let ctx = Round {
         si,
         writekey: &writekey,
-        shares: &encoded,
+        writes: &writes,
         read_back,
     };
     let mut out = ctx.send(grid, plan).await;
@@ -258,23 +263,7 @@ async fn publish_version<C: StorageClient>(
         out.failures.extend(second.failures);
         out.conflicts += second.conflicts;
     }
-    let Outcome {
-        placed,
-        failures,
-        conflicts,
-        ..
-    } = out;
-    if conflicts > 0 {
-        return Err(MutableError::UncoordinatedWrite { seqnum, conflicts });
-    }
-    let distinct: BTreeSet<u16> = placed.iter().map(|l| l.shnum).collect();
-    if distinct.len() < usize::from(opts.n) {
-        return Err(MutableError::NotEnoughPlaced {
-            placed: distinct.len(),
-            wanted: usize::from(opts.n),
-            failures,
-        });
-    }
+    let placed = out.check(seqnum, opts.n)?;
     Ok(Published {
         writekey,
         fingerprint,
@@ -285,16 +274,17 @@ async fn publish_version<C: StorageClient>(
 }
 
 /// What one round of test-and-write calls sends.
-struct Round<'a> {
-    si: StorageIndex,
-    writekey: &'a WriteKey,
-    shares: &'a [Vec<u8>],
-    read_back: &'a [ReadVector],
+pub(super) struct Round<'a> {
+    pub(super) si: StorageIndex,
+    pub(super) writekey: &'a WriteKey,
+    /// Per share number, the write vectors of that share.
+    pub(super) writes: &'a [Vec<WriteVector>],
+    pub(super) read_back: &'a [ReadVector],
 }
 
 /// What one round achieved.
 #[derive(Default)]
-struct Outcome {
+pub(super) struct Outcome {
     placed: Vec<ShareLocation>,
     failures: Vec<ServerFailure>,
     /// `(server, shnum)` whose request failed (not a failed test).
@@ -303,9 +293,31 @@ struct Outcome {
     conflicts: usize,
 }
 
+impl Outcome {
+    /// Success only if no test failed and all `n` share numbers were
+    /// written somewhere.
+    pub(super) fn check(self, seqnum: u64, n: u8) -> Result<Vec<ShareLocation>, MutableError> {
+        if self.conflicts > 0 {
+            return Err(MutableError::UncoordinatedWrite {
+                seqnum,
+                conflicts: self.conflicts,
+            });
+        }
+        let distinct: BTreeSet<u16> = self.placed.iter().map(|l| l.shnum).collect();
+        if distinct.len() < usize::from(n) {
+            return Err(MutableError::NotEnoughPlaced {
+                placed: distinct.len(),
+                wanted: usize::from(n),
+                failures: self.failures,
+            });
+        }
+        Ok(self.placed)
+    }
+}
+
 impl Round<'_> {
     /// One test-and-write request per server of `plan`, all in flight.
-    async fn send<C: StorageClient>(&self, grid: &Grid<C>, plan: Plan) -> Outcome {
+    pub(super) async fn send<C: StorageClient>(&self, grid: &Grid<C>, plan: Plan) -> Outcome {
         let si = self.si;
         let read_back = self.read_back;
         let writes = plan.into_iter().filter_map(|(server, shares)| {
@@ -315,7 +327,7 @@ impl Round<'_> {
             let tw: BTreeMap<u16, TestWriteVectors> = shares
                 .into_iter()
                 .filter_map(|(shnum, checkstring)| {
-                    let data = self.shares.get(usize::from(shnum))?.clone();
+                    let write = self.writes.get(usize::from(shnum))?.clone();
                     let test = match checkstring {
                         Some(c) => TestVector {
                             offset: 0,
@@ -334,7 +346,7 @@ impl Round<'_> {
                         shnum,
                         TestWriteVectors {
                             test: vec![test],
-                            write: vec![WriteVector { offset: 0, data }],
+                            write,
                             // As Tahoe: shares never shrink on republish;
                             // readers go by the EOF offset.
                             new_length: None,

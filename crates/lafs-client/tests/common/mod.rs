@@ -243,9 +243,33 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// One raw test-and-write of share `shnum` on server `server`, behind the
+/// write enabler a client would use there.
+pub async fn raw_test_write<C: StorageClient>(
+    g: &Grid<C>,
+    keys: &lafs_format::mutable::KeyChain,
+    server: usize,
+    shnum: u16,
+    tw: lafs_storage::TestWriteVectors,
+) -> lafs_storage::TestWriteResult {
+    let s = &g.servers()[server];
+    let wk = keys.writekey.as_ref().unwrap();
+    let (renew, cancel) = s.lease_secrets(g.lease_secret(), &keys.storage_index);
+    s.client
+        .mutable_test_and_write(
+            keys.storage_index,
+            &lafs_format::keys::mutable::write_enabler(wk, &s.lease_seed),
+            &renew,
+            &cancel,
+            [(shnum, tw)].into(),
+            &[],
+        )
+        .await
+        .unwrap()
+}
+
 /// One raw test-and-write of a whole share, as a Tahoe client (or a
-/// publisher killed after this write) would leave it: behind the write
-/// enabler a client would use for server `server`.
+/// publisher killed after this write) would leave it.
 pub async fn raw_write<C: StorageClient>(
     g: &Grid<C>,
     keys: &lafs_format::mutable::KeyChain,
@@ -254,31 +278,27 @@ pub async fn raw_write<C: StorageClient>(
     test: Vec<lafs_storage::TestVector>,
     data: Vec<u8>,
 ) {
-    let s = &g.servers()[server];
-    let wk = keys.writekey.as_ref().unwrap();
-    let (renew, cancel) = s.lease_secrets(g.lease_secret(), &keys.storage_index);
-    let mut tw = std::collections::BTreeMap::new();
-    tw.insert(
-        shnum,
-        lafs_storage::TestWriteVectors {
-            test,
-            write: vec![lafs_storage::WriteVector { offset: 0, data }],
-            new_length: None,
-        },
-    );
-    let r = s
-        .client
-        .mutable_test_and_write(
-            keys.storage_index,
-            &lafs_format::keys::mutable::write_enabler(wk, &s.lease_seed),
-            &renew,
-            &cancel,
-            tw,
-            &[],
-        )
-        .await
-        .unwrap();
-    assert!(r.success);
+    let tw = lafs_storage::TestWriteVectors {
+        test,
+        write: vec![lafs_storage::WriteVector { offset: 0, data }],
+        new_length: None,
+    };
+    assert!(raw_test_write(g, keys, server, shnum, tw).await.success);
+}
+
+/// Delete a mutable share (`new-length: 0`, spec §8.7).
+pub async fn raw_delete<C: StorageClient>(
+    g: &Grid<C>,
+    keys: &lafs_format::mutable::KeyChain,
+    server: usize,
+    shnum: u16,
+) {
+    let tw = lafs_storage::TestWriteVectors {
+        test: vec![],
+        write: vec![],
+        new_length: Some(0),
+    };
+    assert!(raw_test_write(g, keys, server, shnum, tw).await.success);
 }
 
 /// One lafs-http server over real TLS on a loopback port 0, backed by an

@@ -106,8 +106,25 @@ pub(crate) fn parse_header(b: &[u8]) -> Result<ShareHeader, ShareError> {
     })
 }
 
-/// Pack an MDMF share the way Python's `MDMFSlotWriteProxy` lays it out.
-pub fn pack_share(p: &SharePieces<'_>) -> Vec<u8> {
+/// An MDMF share without its share data: what a partial update (spec
+/// §5.6, Tahoe's `publish.py` update path) rewrites around the segments it
+/// touches, the untouched `salt || block` pieces staying on the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Bytes `0..share_data_offset`: header and offsets, encrypted private
+    /// key, share hash chain, signature, verification key, zero gap.
+    pub head: Vec<u8>,
+    /// Where the share data starts.
+    pub share_data_offset: u64,
+    /// The block hash tree, which goes right after the share data; EOF
+    /// follows it.
+    pub tail: Vec<u8>,
+}
+
+/// Lay out everything but the share data (`p.blocks` is ignored) for
+/// `share_data_len` bytes of `salt || block` pieces, as
+/// Python's `MDMFSlotWriteProxy` does.
+pub fn pack_frame(p: &SharePieces<'_>, share_data_len: usize) -> Frame {
     let epk = HEADER_LEN;
     let chain = epk + p.enc_privkey.len();
     let sig = chain + p.share_hash_chain.len() * 34;
@@ -116,28 +133,37 @@ pub fn pack_share(p: &SharePieces<'_>) -> Vec<u8> {
     // Python's fixed placement when the variable fields fit; packed tight
     // otherwise (readers follow the offsets either way).
     let sd = SHARE_DATA_OFFSET.max(vke);
-    let sd_len: usize = p.blocks.iter().map(|(_, b)| 16 + b.len()).sum();
-    let bht = sd + sd_len;
+    let bht = sd + share_data_len;
     let eof = bht + p.block_hash_tree.len() * 32;
-    let mut out = Vec::with_capacity(eof);
-    out.extend_from_slice(p.signed_prefix);
+    let mut head = Vec::with_capacity(sd);
+    head.extend_from_slice(p.signed_prefix);
     for o in [epk, chain, sig, vk, vke, sd, bht, eof] {
-        out.extend_from_slice(&(o as u64).to_be_bytes());
+        head.extend_from_slice(&(o as u64).to_be_bytes());
     }
-    out.extend_from_slice(p.enc_privkey);
+    head.extend_from_slice(p.enc_privkey);
     for (i, h) in p.share_hash_chain {
-        out.extend_from_slice(&i.to_be_bytes());
-        out.extend_from_slice(h);
+        head.extend_from_slice(&i.to_be_bytes());
+        head.extend_from_slice(h);
     }
-    out.extend_from_slice(p.signature);
-    out.extend_from_slice(p.verification_key);
-    out.resize(sd, 0);
+    head.extend_from_slice(p.signature);
+    head.extend_from_slice(p.verification_key);
+    head.resize(sd, 0);
+    Frame {
+        head,
+        share_data_offset: sd as u64,
+        tail: p.block_hash_tree.iter().flatten().copied().collect(),
+    }
+}
+
+/// Pack an MDMF share the way Python's `MDMFSlotWriteProxy` lays it out.
+pub fn pack_share(p: &SharePieces<'_>) -> Vec<u8> {
+    let sd_len: usize = p.blocks.iter().map(|(_, b)| 16 + b.len()).sum();
+    let Frame { mut head, tail, .. } = pack_frame(p, sd_len);
+    head.reserve(sd_len + tail.len());
     for (salt, block) in p.blocks {
-        out.extend_from_slice(salt);
-        out.extend_from_slice(block);
+        head.extend_from_slice(salt);
+        head.extend_from_slice(block);
     }
-    for h in p.block_hash_tree {
-        out.extend_from_slice(h);
-    }
-    out
+    head.extend_from_slice(&tail);
+    head
 }

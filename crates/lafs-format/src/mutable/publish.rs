@@ -24,6 +24,7 @@ use crate::aes::AesCtr;
 use crate::hash::Hash;
 use crate::hashtree::HashTree;
 use crate::keys::mutable as mkeys;
+use crate::keys::ReadKey;
 
 /// Why a publish could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -158,6 +159,26 @@ impl Encoded {
     }
 }
 
+/// Encrypt one non-empty segment with the datakey of `salt` (spec §5.2)
+/// and erasure-code it into N blocks: the ciphertext is zero-padded to k
+/// pieces of `ceil(len/k)` bytes. A partial MDMF update encodes just the
+/// segments it touches with this.
+pub fn encode_segment(
+    codec: &lafs_fec::Codec,
+    k: usize,
+    readkey: &ReadKey,
+    salt: &[u8; 16],
+    seg: &[u8],
+) -> Result<Vec<Vec<u8>>, lafs_fec::FecError> {
+    let datakey = mkeys::datakey(salt, readkey);
+    let piece = seg.len().div_ceil(k.max(1)).max(1);
+    let mut buf = vec![0u8; piece * k];
+    buf[..seg.len()].copy_from_slice(seg);
+    AesCtr::new(datakey.as_bytes()).apply(&mut buf[..seg.len()]);
+    let inputs: Vec<&[u8]> = buf.chunks(piece).collect();
+    codec.encode_all(&inputs)
+}
+
 /// Encrypt, encode, hash and sign: everything for N shares.
 pub fn encode(
     key: &PrivateKey,
@@ -193,15 +214,7 @@ pub fn encode(
             None => salts(),
         };
         seg_salts.push(salt);
-        let datakey = mkeys::datakey(&salt, &readkey);
-        // `chunks` never yields an empty segment, so piece >= 1. The
-        // ciphertext is zero-padded to k pieces before erasure coding.
-        let piece = seg.len().div_ceil(k);
-        let mut buf = vec![0u8; piece * k];
-        buf[..seg.len()].copy_from_slice(seg);
-        AesCtr::new(datakey.as_bytes()).apply(&mut buf[..seg.len()]);
-        let inputs: Vec<&[u8]> = buf.chunks(piece).collect();
-        let all = codec.encode_all(&inputs)?;
+        let all = encode_segment(&codec, k, &readkey, &salt, seg)?;
         for (shnum, b) in all.into_iter().enumerate() {
             blocks[shnum].push(b);
         }

@@ -155,6 +155,38 @@ pub fn check_share_hash_chain(
         .map_err(ShareCheckError::ShareHashChain)
 }
 
+/// Steps 4–5 for some segments of a share fetched without the rest (a
+/// range read or a partial update): `block_tree` (every stored node) must
+/// chain to the signed root hash through `chain`, and each `(salt, block)`
+/// of `blocks` must be leaf `first + i` of it. The stored tree's other
+/// nodes are only used as uncles, so a wrong one fails a leaf.
+pub fn check_blocks(
+    header: &ShareHeader,
+    shnum: u8,
+    chain: &[(u16, Hash)],
+    block_tree: &[Hash],
+    first: u64,
+    blocks: &[SaltedBlock<'_>],
+) -> Result<(), ShareCheckError> {
+    let leaves = usize::try_from(header.num_segments().max(1)).unwrap_or(usize::MAX);
+    if block_tree.len() != crate::hashtree::tree_len(leaves) {
+        return Err(ShareCheckError::BlockHashTree);
+    }
+    let root = block_tree[0];
+    check_share_hash_chain(header, shnum, root, chain)?;
+    let mut tree = PartialHashTree::new(leaves, root);
+    let extra: BTreeMap<usize, Hash> = block_tree.iter().copied().enumerate().collect();
+    for (i, (salt, block)) in blocks.iter().enumerate() {
+        let j = usize::try_from(first)
+            .ok()
+            .and_then(|f| f.checked_add(i))
+            .ok_or(ShareCheckError::BlockHashTree)?;
+        tree.verify_leaf(j, block_leaf_hash(header.version, salt, block), &extra)
+            .map_err(|_| ShareCheckError::BlockHashTree)?;
+    }
+    Ok(())
+}
+
 /// Step 6 (writers): decrypt the stored private key and check that it
 /// hashes to the writekey. Returns the stored PKCS#8 bytes.
 pub fn decrypt_privkey(

@@ -338,6 +338,33 @@ pub fn block_leaf_hash(version: Version, salt: &[u8; 16], block: &[u8]) -> Hash 
 /// One segment's salt and block.
 pub type SaltedBlock<'a> = ([u8; 16], &'a [u8]);
 
+/// The share hash chain field: `u16 index || 32-byte hash` records (a
+/// reader that fetched only this field parses it with this too).
+pub fn parse_share_hash_chain(b: &[u8]) -> Result<Vec<(u16, Hash)>, ShareError> {
+    if !b.len().is_multiple_of(CHAIN_RECORD_LEN) {
+        return Err(ShareError::RaggedField {
+            field: "share_hash_chain",
+            len: b.len(),
+            record: CHAIN_RECORD_LEN,
+        });
+    }
+    Ok(b.chunks_exact(CHAIN_RECORD_LEN)
+        .map(|c| (u16::from_be_bytes([c[0], c[1]]), hash_at(c, 2)))
+        .collect())
+}
+
+/// The block hash tree field: every node, 32 bytes each, in index order.
+pub fn parse_block_hash_tree(b: &[u8]) -> Result<Vec<Hash>, ShareError> {
+    if !b.len().is_multiple_of(32) {
+        return Err(ShareError::RaggedField {
+            field: "block_hash_tree",
+            len: b.len(),
+            record: 32,
+        });
+    }
+    Ok(b.chunks_exact(32).map(|c| hash_at(c, 0)).collect())
+}
+
 /// A whole share, every field sliced out of the stored bytes.
 #[derive(Clone, Debug)]
 pub struct MutableShare<'a> {
@@ -380,27 +407,8 @@ impl<'a> MutableShare<'a> {
                 need: o.eof,
             });
         }
-        let chain_s = slice(data, &o.share_hash_chain)?;
-        if chain_s.len() % CHAIN_RECORD_LEN != 0 {
-            return Err(ShareError::RaggedField {
-                field: "share_hash_chain",
-                len: chain_s.len(),
-                record: CHAIN_RECORD_LEN,
-            });
-        }
-        let share_hash_chain = chain_s
-            .chunks_exact(CHAIN_RECORD_LEN)
-            .map(|c| (u16::from_be_bytes([c[0], c[1]]), hash_at(c, 2)))
-            .collect();
-        let bht_s = slice(data, &o.block_hash_tree)?;
-        if bht_s.len() % 32 != 0 {
-            return Err(ShareError::RaggedField {
-                field: "block_hash_tree",
-                len: bht_s.len(),
-                record: 32,
-            });
-        }
-        let block_hash_tree = bht_s.chunks_exact(32).map(|c| hash_at(c, 0)).collect();
+        let share_hash_chain = parse_share_hash_chain(slice(data, &o.share_hash_chain)?)?;
+        let block_hash_tree = parse_block_hash_tree(slice(data, &o.block_hash_tree)?)?;
         let share_data = slice(data, &o.share_data)?;
         let blocks = split_blocks(&header, share_data)?;
         Ok(MutableShare {

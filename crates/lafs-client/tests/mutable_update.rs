@@ -1,0 +1,339 @@
+//! MDMF range reads and partial writes on an in-process grid: results
+//! match a whole-file splice, reads fetch only the segments a range needs,
+//! writes send only the touched segments, and the fallbacks (SDMF, a
+//! missing share) still give the right bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use bytes::Bytes;
+use lafs_client::mutable::{
+    create, read_range, retrieve, servermap, update, MutableError, PublishOptions,
+};
+use lafs_client::{ClientError, Grid, GridServer, LocalClient, StorageClient};
+use lafs_format::keys::{LeaseCancelSecret, LeaseRenewSecret, StorageIndex, WriteEnabler};
+use lafs_format::mutable::{KeyChain, PrivateKey, Version};
+use lafs_storage::{
+    Allocation, ReadVector, TestWriteResult, TestWriteVectors, UploadSecret, VersionInfo,
+    WriteProgress,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// A local client that counts mutable bytes read and written.
+#[derive(Clone)]
+struct Counting {
+    inner: LocalClient,
+    read: Arc<AtomicU64>,
+    written: Arc<AtomicU64>,
+}
+
+impl StorageClient for Counting {
+    async fn version(&self) -> Result<VersionInfo, ClientError> {
+        self.inner.version().await
+    }
+    async fn allocate_buckets(
+        &self,
+        si: StorageIndex,
+        renew: &LeaseRenewSecret,
+        cancel: &LeaseCancelSecret,
+        upload_secret: &UploadSecret,
+        share_numbers: &BTreeSet<u16>,
+        allocated_size: u64,
+    ) -> Result<Allocation, ClientError> {
+        self.inner
+            .allocate_buckets(
+                si,
+                renew,
+                cancel,
+                upload_secret,
+                share_numbers,
+                allocated_size,
+            )
+            .await
+    }
+    async fn write_share(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        upload_secret: &UploadSecret,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<WriteProgress, ClientError> {
+        self.inner
+            .write_share(si, shnum, upload_secret, offset, data)
+            .await
+    }
+    async fn abort_share(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        upload_secret: &UploadSecret,
+    ) -> Result<(), ClientError> {
+        self.inner.abort_share(si, shnum, upload_secret).await
+    }
+    async fn list_shares(&self, si: StorageIndex) -> Result<BTreeSet<u16>, ClientError> {
+        self.inner.list_shares(si).await
+    }
+    async fn read_share(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, ClientError> {
+        self.inner.read_share(si, shnum, offset, len).await
+    }
+    async fn advise_corrupt(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        self.inner.advise_corrupt(si, shnum, reason).await
+    }
+    async fn add_lease(
+        &self,
+        si: StorageIndex,
+        renew: &LeaseRenewSecret,
+        cancel: &LeaseCancelSecret,
+    ) -> Result<(), ClientError> {
+        self.inner.add_lease(si, renew, cancel).await
+    }
+    async fn list_mutable_shares(&self, si: StorageIndex) -> Result<BTreeSet<u16>, ClientError> {
+        self.inner.list_mutable_shares(si).await
+    }
+    async fn read_mutable_share(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, ClientError> {
+        let b = self
+            .inner
+            .read_mutable_share(si, shnum, offset, len)
+            .await?;
+        self.read.fetch_add(b.len() as u64, Ordering::SeqCst);
+        Ok(b)
+    }
+    async fn mutable_test_and_write(
+        &self,
+        si: StorageIndex,
+        we: &WriteEnabler,
+        renew: &LeaseRenewSecret,
+        cancel: &LeaseCancelSecret,
+        tw: BTreeMap<u16, TestWriteVectors>,
+        rv: &[ReadVector],
+    ) -> Result<TestWriteResult, ClientError> {
+        let n: usize = tw
+            .values()
+            .flat_map(|v| v.write.iter().map(|w| w.data.len()))
+            .sum();
+        self.written.fetch_add(n as u64, Ordering::SeqCst);
+        self.inner
+            .mutable_test_and_write(si, we, renew, cancel, tw, rv)
+            .await
+    }
+}
+
+struct Counted {
+    grid: Grid<Counting>,
+    read: Arc<AtomicU64>,
+    written: Arc<AtomicU64>,
+}
+
+impl Counted {
+    fn reset(&self) -> (u64, u64) {
+        (
+            self.read.swap(0, Ordering::SeqCst),
+            self.written.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+fn grid(tag: u8) -> Counted {
+    let local = common::local_grid(10, tag, 3);
+    let read = Arc::new(AtomicU64::new(0));
+    let written = Arc::new(AtomicU64::new(0));
+    let servers = local
+        .servers()
+        .iter()
+        .map(|s| GridServer {
+            id: s.id.clone(),
+            permutation_seed: s.permutation_seed.clone(),
+            lease_seed: s.lease_seed,
+            client: Counting {
+                inner: s.client.clone(),
+                read: read.clone(),
+                written: written.clone(),
+            },
+        })
+        .collect();
+    Counted {
+        grid: Grid::new(servers, local.lease_secret().clone()),
+        read,
+        written,
+    }
+}
+
+fn key(i: usize) -> Arc<PrivateKey> {
+    static KEYS: OnceLock<Vec<Arc<PrivateKey>>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        (0..2)
+            .map(|_| Arc::new(PrivateKey::generate().unwrap()))
+            .collect()
+    })[i % 2]
+        .clone()
+}
+
+const SEG: usize = 131_073;
+
+fn opts(version: Version) -> PublishOptions {
+    PublishOptions {
+        version,
+        ..PublishOptions::default()
+    }
+}
+
+async fn check_reads(g: &Counted, keys: &KeyChain, plain: &[u8]) {
+    let map = servermap::update(&g.grid, keys).await;
+    let len = plain.len() as u64;
+    for (s, e) in [
+        (0, 10),
+        (SEG as u64 - 5, SEG as u64 + 5),
+        (2 * SEG as u64 + 7, 2 * SEG as u64 + 1000),
+        (len - 3, len + 100),
+        (len + 5, len + 10),
+        (17, 17),
+        (0, len),
+    ] {
+        g.reset();
+        let got = read_range(&g.grid, keys, &map, s..e).await.unwrap();
+        let (cs, ce) = ((s.min(len)) as usize, (e.min(len)) as usize);
+        assert!(got == plain[cs..ce.max(cs)], "range {s}..{e}");
+        let (read, _) = g.reset();
+        if ce > cs && ce - cs < 1000 {
+            // k=3 shares × the touched pieces, plus a servermap-free
+            // chain and tree per share: not the whole file.
+            let segs = (ce - 1) / SEG - cs / SEG + 1;
+            let bound = segs * 3 * (SEG / 3 + 16) + 3 * 4096;
+            assert!(read as usize <= bound, "read {read} for {s}..{e}");
+        }
+    }
+}
+
+#[test]
+fn mdmf_range_reads_fetch_only_needed_segments() {
+    common::rt().block_on(async {
+        let g = grid(0x71);
+        let plain = common::data(5 * SEG + 1000, 1);
+        let k = key(0);
+        create(&g.grid, k.clone(), plain.clone(), opts(Version::Mdmf))
+            .await
+            .unwrap();
+        check_reads(&g, &k.key_chain(), &plain).await;
+    });
+}
+
+#[test]
+fn mdmf_partial_writes_rewrite_only_touched_segments() {
+    common::rt().block_on(async {
+        let g = grid(0x72);
+        let k = key(1);
+        let keys = k.key_chain();
+        let mut plain = common::data(5 * SEG + 1000, 2);
+        let p = create(&g.grid, k.clone(), plain.clone(), opts(Version::Mdmf))
+            .await
+            .unwrap();
+        let full_written = g.reset().1;
+        let mut seqnum = p.seqnum;
+        // (offset, length): inside one segment, across a boundary, the
+        // start, the tail, an append that grows the file by segments, an
+        // append exactly at the end.
+        let end = plain.len();
+        for (off, len) in [
+            (2 * SEG + 100, 50),
+            (SEG - 10, 20),
+            (0, 1),
+            (end - 10, 10),
+            (end - 5, 3 * SEG),
+            (end + 3 * SEG - 5, 77),
+        ] {
+            let data = common::data(len, off as u64);
+            let map = servermap::update(&g.grid, &keys).await;
+            g.reset();
+            let p = update(&g.grid, k.clone(), &map, off as u64, &data)
+                .await
+                .unwrap();
+            let (_, written) = g.reset();
+            seqnum += 1;
+            assert_eq!(p.seqnum, seqnum);
+            if plain.len() < off + len {
+                plain.resize(off + len, 0);
+            }
+            plain[off..off + len].copy_from_slice(&data);
+            let ro = KeyChain::from_readkey(keys.readkey.clone(), keys.fingerprint);
+            let (r, map) = retrieve(&g.grid, &ro).await.unwrap();
+            assert!(r.plaintext == plain, "after writing {len} at {off}");
+            assert_eq!(map.versions.len(), 1);
+            if len < 100 {
+                // N=10 shares × (touched pieces + head + tree).
+                let segs = (off + len - 1) / SEG - off / SEG + 1;
+                let bound = segs * 10 * (SEG / 3 + 16) + 10 * 4096;
+                assert!(
+                    (written as usize) <= bound && written < full_written / 2,
+                    "{written} bytes written for {len} at {off} (whole file: {full_written})"
+                );
+            }
+        }
+        check_reads(&g, &keys, &plain).await;
+    });
+}
+
+#[test]
+fn updates_fall_back_to_republish() {
+    common::rt().block_on(async {
+        // SDMF: one segment, always republished whole.
+        let g = grid(0x73);
+        let k = key(0);
+        let keys = k.key_chain();
+        let mut plain = common::data(5000, 3);
+        create(&g.grid, k.clone(), plain.clone(), opts(Version::Sdmf))
+            .await
+            .unwrap();
+        let map = servermap::update(&g.grid, &keys).await;
+        update(&g.grid, k.clone(), &map, 4990, b"0123456789abc")
+            .await
+            .unwrap();
+        plain.truncate(4990);
+        plain.extend_from_slice(b"0123456789abc");
+        assert!(retrieve(&g.grid, &keys).await.unwrap().0.plaintext == plain);
+        let map = servermap::update(&g.grid, &keys).await;
+        let got = read_range(&g.grid, &keys, &map, 4990..5003).await.unwrap();
+        assert_eq!(got, b"0123456789abc");
+        // Past the end is refused.
+        let e = update(&g.grid, k.clone(), &map, 6000, b"x")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, MutableError::BadOffset { .. }), "{e:?}");
+
+        // MDMF with a share missing: republished whole, still correct.
+        let g = grid(0x74);
+        let k = key(1);
+        let keys = k.key_chain();
+        let mut plain = common::data(2 * SEG + 10, 4);
+        let p = create(&g.grid, k.clone(), plain.clone(), opts(Version::Mdmf))
+            .await
+            .unwrap();
+        let gone = &p.placed[0];
+        common::raw_delete(&g.grid, &keys, gone.server, gone.shnum).await;
+        let map = servermap::update(&g.grid, &keys).await;
+        update(&g.grid, k.clone(), &map, 5, b"hello").await.unwrap();
+        plain[5..10].copy_from_slice(b"hello");
+        let (r, map) = retrieve(&g.grid, &keys).await.unwrap();
+        assert!(r.plaintext == plain);
+        assert_eq!(map.versions.values().next_back().unwrap().1.len(), 10);
+    });
+}
