@@ -9,7 +9,8 @@ mod common;
 
 use lafs_client::dirnode::Dirnode;
 use lafs_client::mutable::{
-    create, overwrite, private_key, retrieve, servermap, MutableError, PublishOptions,
+    create, overwrite, private_key, read_range, retrieve, servermap, update, MutableError,
+    PublishOptions,
 };
 use lafs_client::{ClientError, Grid, HttpClient, StorageClient};
 use lafs_format::cap::{Cap, FileCap};
@@ -81,6 +82,21 @@ async fn create_overwrite_read(g: &Grid<HttpClient>, key: Arc<PrivateKey>, versi
         "{e:?}"
     );
     assert_eq!(retrieve(g, &keys).await.unwrap().0.plaintext, b"winner");
+    // Partial write and range read (MDMF touches one segment of three).
+    let mut plain = common::data(300_000, 9);
+    let map = servermap::update(g, &keys).await;
+    overwrite(g, key.clone(), &map, plain.clone(), opts(version))
+        .await
+        .unwrap();
+    let map = servermap::update(g, &keys).await;
+    update(g, key.clone(), &map, 140_000, b"partial")
+        .await
+        .unwrap();
+    plain[140_000..140_007].copy_from_slice(b"partial");
+    let map = servermap::update(g, &keys).await;
+    let got = read_range(g, &keys, &map, 139_990..140_020).await.unwrap();
+    assert!(got == plain[139_990..140_020]);
+    assert!(retrieve(g, &keys).await.unwrap().0.plaintext == plain);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
