@@ -7,6 +7,8 @@
 //!   lafs, and Tahoe reads the result; the reverse for files lafs creates;
 //! * directories made by Tahoe are listed and extended by lafs, and the
 //!   reverse, each side seeing the other's children;
+//! * MDMF range reads of Tahoe's files and partial writes Tahoe reads
+//!   back (SDMF too, through the whole-file fallback);
 //! * the same private key gives the same caps (Tahoe's `private-key=` and
 //!   `put --private-key-path`, with the key files from Tahoe's test data).
 //!
@@ -23,7 +25,9 @@ use client_common::{
     data, ok, python_storage_grid, start_grid, start_tahoe_client, tahoe, venv, web,
 };
 use lafs_client::dirnode::Dirnode;
-use lafs_client::mutable::{create, overwrite, private_key, retrieve, PublishOptions};
+use lafs_client::mutable::{
+    create, overwrite, private_key, read_range, retrieve, servermap, update, PublishOptions,
+};
 use lafs_client::{grid_from_servers_yaml, Grid, HttpClient, LeaseSecret};
 use lafs_format::cap::{Cap, FileCap, MutableFormat, SskWriteCap};
 use lafs_format::mutable::{KeyChain, PrivateKey, Version};
@@ -212,6 +216,74 @@ async fn files(side: &Side<'_>, fmt: &str, version: Version, format: MutableForm
         .await
         .unwrap();
     assert!(side.tahoe_get(&cap) == f);
+
+    // Range reads and partial writes (MDMF: only the segments touched).
+    let map = servermap::update(g, &keys).await;
+    let got = read_range(g, &keys, &map, 131_000..131_200).await.unwrap();
+    assert!(got == f[131_000..131_200], "{fmt}: lafs range-reads");
+    let mut g2 = f.clone();
+    let patch = data(300, 9);
+    g2[131_000..131_300].copy_from_slice(&patch);
+    update(g, key_for(g, &keys).await, &map, 131_000, &patch)
+        .await
+        .unwrap();
+    assert!(
+        side.tahoe_get(&cap) == g2,
+        "{fmt}: Tahoe reads a lafs partial write"
+    );
+    // Growing the file past its end.
+    let map = servermap::update(g, &keys).await;
+    let tail = data(200_000, 10);
+    update(
+        g,
+        key_for(g, &keys).await,
+        &map,
+        g2.len() as u64 - 10,
+        &tail,
+    )
+    .await
+    .unwrap();
+    g2.truncate(g2.len() - 10);
+    g2.extend_from_slice(&tail);
+    assert!(
+        side.tahoe_get(&cap) == g2,
+        "{fmt}: Tahoe reads a grown file"
+    );
+
+    // lafs range-reads a file Tahoe wrote (three MDMF segments).
+    let h = data(400_000, 11);
+    let cap = side.tahoe_text("PUT", &format!("/uri?format={fmt}"), &h);
+    let (keys, _) = write_keys(&cap);
+    let map = servermap::update(g, &keys).await;
+    for r in [
+        0..10u64,
+        131_070..131_080,
+        262_000..400_000,
+        399_990..400_010,
+    ] {
+        let got = read_range(g, &keys, &map, r.clone()).await.unwrap();
+        let e = (r.end as usize).min(h.len());
+        assert!(
+            got == h[r.start as usize..e],
+            "{fmt}: range {r:?} of a Tahoe file"
+        );
+    }
+    // And partially overwrites it; Tahoe reads the result.
+    let mut h2 = h.clone();
+    h2[200_000..200_005].copy_from_slice(b"lafs!");
+    update(g, key_for(g, &keys).await, &map, 200_000, b"lafs!")
+        .await
+        .unwrap();
+    assert!(
+        side.tahoe_get(&cap) == h2,
+        "{fmt}: Tahoe reads lafs's update of its file"
+    );
+}
+
+/// The signing key of a file, recovered from its shares.
+async fn key_for(g: &Grid<HttpClient>, keys: &KeyChain) -> Arc<PrivateKey> {
+    let map = servermap::update(g, keys).await;
+    Arc::new(private_key(g, keys, &map).await.unwrap())
 }
 
 /// Directories each side makes are listed and extended by the other.
