@@ -278,6 +278,7 @@ fn mdmf_partial_writes_rewrite_only_touched_segments() {
             let (r, map) = retrieve(&g.grid, &ro).await.unwrap();
             assert!(r.plaintext == plain, "after writing {len} at {off}");
             assert_eq!(map.versions.len(), 1);
+            eprintln!("update of {len} bytes at {off}: {written} bytes sent (whole publish: {full_written})");
             if len < 100 {
                 // N=10 shares × (touched pieces + head + tree).
                 let segs = (off + len - 1) / SEG - off / SEG + 1;

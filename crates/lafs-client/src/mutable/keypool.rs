@@ -11,7 +11,12 @@ use lafs_format::mutable::PrivateKey;
 use std::sync::Arc;
 use tokio::sync::{mpsc, Mutex};
 
-/// Default number of keys kept ready.
+/// Default number of keys kept ready: enough for a burst of creates (a
+/// `mkdir` of a few levels, a small batch of `put --mutable`) to take no
+/// generation time, while filling the pool at start-up costs only a few
+/// hundred ms of one core on a background thread. Nodes that create many
+/// mutable files at once should pass a larger size to [`KeyPool::new`];
+/// a size of 0 is treated as 1.
 pub const DEFAULT_SIZE: usize = 4;
 
 /// Keys generated in the background. Cheap to clone.
