@@ -6,177 +6,12 @@
 
 mod common;
 
-use bytes::Bytes;
+use common::TestGrid;
 use lafs_client::mutable::{
     create, read_range, retrieve, servermap, update, MutableError, PublishOptions,
 };
-use lafs_client::{ClientError, Grid, GridServer, LocalClient, StorageClient};
-use lafs_format::keys::{LeaseCancelSecret, LeaseRenewSecret, StorageIndex, WriteEnabler};
 use lafs_format::mutable::{KeyChain, PrivateKey, Version};
-use lafs_storage::{
-    Allocation, ReadVector, TestWriteResult, TestWriteVectors, UploadSecret, VersionInfo,
-    WriteProgress,
-};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-
-/// A local client that counts mutable bytes read and written.
-#[derive(Clone)]
-struct Counting {
-    inner: LocalClient,
-    read: Arc<AtomicU64>,
-    written: Arc<AtomicU64>,
-}
-
-impl StorageClient for Counting {
-    async fn version(&self) -> Result<VersionInfo, ClientError> {
-        self.inner.version().await
-    }
-    async fn allocate_buckets(
-        &self,
-        si: StorageIndex,
-        renew: &LeaseRenewSecret,
-        cancel: &LeaseCancelSecret,
-        upload_secret: &UploadSecret,
-        share_numbers: &BTreeSet<u16>,
-        allocated_size: u64,
-    ) -> Result<Allocation, ClientError> {
-        self.inner
-            .allocate_buckets(
-                si,
-                renew,
-                cancel,
-                upload_secret,
-                share_numbers,
-                allocated_size,
-            )
-            .await
-    }
-    async fn write_share(
-        &self,
-        si: StorageIndex,
-        shnum: u16,
-        upload_secret: &UploadSecret,
-        offset: u64,
-        data: Bytes,
-    ) -> Result<WriteProgress, ClientError> {
-        self.inner
-            .write_share(si, shnum, upload_secret, offset, data)
-            .await
-    }
-    async fn abort_share(
-        &self,
-        si: StorageIndex,
-        shnum: u16,
-        upload_secret: &UploadSecret,
-    ) -> Result<(), ClientError> {
-        self.inner.abort_share(si, shnum, upload_secret).await
-    }
-    async fn list_shares(&self, si: StorageIndex) -> Result<BTreeSet<u16>, ClientError> {
-        self.inner.list_shares(si).await
-    }
-    async fn read_share(
-        &self,
-        si: StorageIndex,
-        shnum: u16,
-        offset: u64,
-        len: u64,
-    ) -> Result<Bytes, ClientError> {
-        self.inner.read_share(si, shnum, offset, len).await
-    }
-    async fn advise_corrupt(
-        &self,
-        si: StorageIndex,
-        shnum: u16,
-        reason: &str,
-    ) -> Result<(), ClientError> {
-        self.inner.advise_corrupt(si, shnum, reason).await
-    }
-    async fn add_lease(
-        &self,
-        si: StorageIndex,
-        renew: &LeaseRenewSecret,
-        cancel: &LeaseCancelSecret,
-    ) -> Result<(), ClientError> {
-        self.inner.add_lease(si, renew, cancel).await
-    }
-    async fn list_mutable_shares(&self, si: StorageIndex) -> Result<BTreeSet<u16>, ClientError> {
-        self.inner.list_mutable_shares(si).await
-    }
-    async fn read_mutable_share(
-        &self,
-        si: StorageIndex,
-        shnum: u16,
-        offset: u64,
-        len: u64,
-    ) -> Result<Bytes, ClientError> {
-        let b = self
-            .inner
-            .read_mutable_share(si, shnum, offset, len)
-            .await?;
-        self.read.fetch_add(b.len() as u64, Ordering::SeqCst);
-        Ok(b)
-    }
-    async fn mutable_test_and_write(
-        &self,
-        si: StorageIndex,
-        we: &WriteEnabler,
-        renew: &LeaseRenewSecret,
-        cancel: &LeaseCancelSecret,
-        tw: BTreeMap<u16, TestWriteVectors>,
-        rv: &[ReadVector],
-    ) -> Result<TestWriteResult, ClientError> {
-        let n: usize = tw
-            .values()
-            .flat_map(|v| v.write.iter().map(|w| w.data.len()))
-            .sum();
-        self.written.fetch_add(n as u64, Ordering::SeqCst);
-        self.inner
-            .mutable_test_and_write(si, we, renew, cancel, tw, rv)
-            .await
-    }
-}
-
-struct Counted {
-    grid: Grid<Counting>,
-    read: Arc<AtomicU64>,
-    written: Arc<AtomicU64>,
-}
-
-impl Counted {
-    fn reset(&self) -> (u64, u64) {
-        (
-            self.read.swap(0, Ordering::SeqCst),
-            self.written.swap(0, Ordering::SeqCst),
-        )
-    }
-}
-
-fn grid(tag: u8) -> Counted {
-    let local = common::local_grid(10, tag, 3);
-    let read = Arc::new(AtomicU64::new(0));
-    let written = Arc::new(AtomicU64::new(0));
-    let servers = local
-        .servers()
-        .iter()
-        .map(|s| GridServer {
-            id: s.id.clone(),
-            permutation_seed: s.permutation_seed.clone(),
-            lease_seed: s.lease_seed,
-            client: Counting {
-                inner: s.client.clone(),
-                read: read.clone(),
-                written: written.clone(),
-            },
-        })
-        .collect();
-    Counted {
-        grid: Grid::new(servers, local.lease_secret().clone()),
-        read,
-        written,
-    }
-}
 
 fn key(i: usize) -> Arc<PrivateKey> {
     static KEYS: OnceLock<Vec<Arc<PrivateKey>>> = OnceLock::new();
@@ -197,7 +32,7 @@ fn opts(version: Version) -> PublishOptions {
     }
 }
 
-async fn check_reads(g: &Counted, keys: &KeyChain, plain: &[u8]) {
+async fn check_reads(g: &TestGrid, keys: &KeyChain, plain: &[u8]) {
     let map = servermap::update(&g.grid, keys).await;
     let len = plain.len() as u64;
     for (s, e) in [
@@ -209,11 +44,11 @@ async fn check_reads(g: &Counted, keys: &KeyChain, plain: &[u8]) {
         (17, 17),
         (0, len),
     ] {
-        g.reset();
+        g.take_mutable_traffic();
         let got = read_range(&g.grid, keys, &map, s..e).await.unwrap();
         let (cs, ce) = ((s.min(len)) as usize, (e.min(len)) as usize);
         assert!(got == plain[cs..ce.max(cs)], "range {s}..{e}");
-        let (read, _) = g.reset();
+        let (read, _) = g.take_mutable_traffic();
         if ce > cs && ce - cs < 1000 {
             // k=3 shares × the touched pieces, plus a servermap-free
             // chain and tree per share: not the whole file.
@@ -227,7 +62,7 @@ async fn check_reads(g: &Counted, keys: &KeyChain, plain: &[u8]) {
 #[test]
 fn mdmf_range_reads_fetch_only_needed_segments() {
     common::rt().block_on(async {
-        let g = grid(0x71);
+        let g = common::grid(10);
         let plain = common::data(5 * SEG + 1000, 1);
         let k = key(0);
         create(&g.grid, k.clone(), plain.clone(), opts(Version::Mdmf))
@@ -240,14 +75,14 @@ fn mdmf_range_reads_fetch_only_needed_segments() {
 #[test]
 fn mdmf_partial_writes_rewrite_only_touched_segments() {
     common::rt().block_on(async {
-        let g = grid(0x72);
+        let g = common::grid(10);
         let k = key(1);
         let keys = k.key_chain();
         let mut plain = common::data(5 * SEG + 1000, 2);
         let p = create(&g.grid, k.clone(), plain.clone(), opts(Version::Mdmf))
             .await
             .unwrap();
-        let full_written = g.reset().1;
+        let full_written = g.take_mutable_traffic().1;
         let mut seqnum = p.seqnum;
         // (offset, length): inside one segment, across a boundary, the
         // start, the tail, an append that grows the file by segments, an
@@ -263,11 +98,11 @@ fn mdmf_partial_writes_rewrite_only_touched_segments() {
         ] {
             let data = common::data(len, off as u64);
             let map = servermap::update(&g.grid, &keys).await;
-            g.reset();
+            g.take_mutable_traffic();
             let p = update(&g.grid, k.clone(), &map, off as u64, &data)
                 .await
                 .unwrap();
-            let (_, written) = g.reset();
+            let (_, written) = g.take_mutable_traffic();
             seqnum += 1;
             assert_eq!(p.seqnum, seqnum);
             if plain.len() < off + len {
@@ -297,7 +132,7 @@ fn mdmf_partial_writes_rewrite_only_touched_segments() {
 fn updates_fall_back_to_republish() {
     common::rt().block_on(async {
         // SDMF: one segment, always republished whole.
-        let g = grid(0x73);
+        let g = common::grid(10);
         let k = key(0);
         let keys = k.key_chain();
         let mut plain = common::data(5000, 3);
@@ -321,7 +156,7 @@ fn updates_fall_back_to_republish() {
         assert!(matches!(e, MutableError::BadOffset { .. }), "{e:?}");
 
         // MDMF with a share missing: republished whole, still correct.
-        let g = grid(0x74);
+        let g = common::grid(10);
         let k = key(1);
         let keys = k.key_chain();
         let mut plain = common::data(2 * SEG + 10, 4);

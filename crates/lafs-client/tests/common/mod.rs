@@ -8,7 +8,7 @@ use lafs_storage::{
     Allocation, StorageServer, StorageServerOptions, UploadSecret, VersionInfo, WriteProgress,
 };
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How a server misbehaves.
@@ -29,6 +29,10 @@ pub struct Faults {
     /// Corruption advisories received.
     pub advisories: Mutex<Vec<(u16, String)>>,
     pub reads: AtomicUsize,
+    /// Mutable share bytes read.
+    pub mutable_read: AtomicU64,
+    /// Mutable bytes sent in write vectors.
+    pub mutable_written: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -158,12 +162,66 @@ impl StorageClient for Faulty {
         self.check()?;
         self.inner.add_lease(si, renew, cancel).await
     }
+    async fn list_mutable_shares(&self, si: StorageIndex) -> Result<BTreeSet<u16>, ClientError> {
+        self.check()?;
+        self.inner.list_mutable_shares(si).await
+    }
+    async fn read_mutable_share(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, ClientError> {
+        self.check()?;
+        let b = self
+            .inner
+            .read_mutable_share(si, shnum, offset, len)
+            .await?;
+        self.faults
+            .mutable_read
+            .fetch_add(b.len() as u64, Ordering::SeqCst);
+        Ok(b)
+    }
+    async fn mutable_test_and_write(
+        &self,
+        si: StorageIndex,
+        write_enabler: &lafs_format::keys::WriteEnabler,
+        renew: &LeaseRenewSecret,
+        cancel: &LeaseCancelSecret,
+        test_write: std::collections::BTreeMap<u16, lafs_storage::TestWriteVectors>,
+        read_vector: &[lafs_storage::ReadVector],
+    ) -> Result<lafs_storage::TestWriteResult, ClientError> {
+        self.check()?;
+        let sent: usize = test_write
+            .values()
+            .flat_map(|v| v.write.iter().map(|w| w.data.len()))
+            .sum();
+        self.faults
+            .mutable_written
+            .fetch_add(sent as u64, Ordering::SeqCst);
+        self.inner
+            .mutable_test_and_write(si, write_enabler, renew, cancel, test_write, read_vector)
+            .await
+    }
 }
 
 pub struct TestGrid {
     pub grid: Grid<Faulty>,
     pub faults: Vec<Arc<Faults>>,
     pub engines: Vec<StorageServer>,
+}
+
+impl TestGrid {
+    /// Mutable bytes read and sent over all servers since the last call.
+    pub fn take_mutable_traffic(&self) -> (u64, u64) {
+        self.faults.iter().fold((0, 0), |(r, w), f| {
+            (
+                r + f.mutable_read.swap(0, Ordering::SeqCst),
+                w + f.mutable_written.swap(0, Ordering::SeqCst),
+            )
+        })
+    }
 }
 
 /// The 20-byte id of test server `i`; `tag` keeps each suite's ids apart.
