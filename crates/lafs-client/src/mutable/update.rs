@@ -463,9 +463,11 @@ async fn partial<C: StorageClient>(
                     offset: sd + sd_len as u64,
                     data: frame.tail,
                 },
-                // The head (with the new offsets and signature) last, so a
-                // reader never sees new offsets over old pieces from this
-                // request alone (the server applies all vectors at once).
+                // The head (new offsets and signature) goes last. The
+                // server applies one request's vectors together (lafs holds
+                // the slot's lock, Python runs them in one reactor turn),
+                // so the order only matters to a server that crashes
+                // mid-request: then the old head still describes the share.
                 WriteVector {
                     offset: 0,
                     data: frame.head,
