@@ -467,7 +467,9 @@ async fn partial<C: StorageClient>(
                 // server applies one request's vectors together (lafs holds
                 // the slot's lock, Python runs them in one reactor turn),
                 // so the order only matters to a server that crashes
-                // mid-request: then the old head still describes the share.
+                // mid-request: the share keeps its old header, fails the
+                // old version's hash checks and is read around, never
+                // passing for the new version half-written.
                 WriteVector {
                     offset: 0,
                     data: frame.head,
