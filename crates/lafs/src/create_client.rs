@@ -4,10 +4,8 @@
 
 use anyhow::{bail, Context, Result};
 use ini::Ini;
-use lafs_client::{grid_from_servers_yaml, Grid, HttpClient, LeaseSecret};
+use lafs_client::{Client, HttpClient};
 use lafs_format::base32;
-use lafs_format::chk::EncodingParams;
-use lafs_format::keys::ConvergenceSecret;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -102,62 +100,12 @@ pub fn run(a: CreateClientArgs) -> Result<()> {
     Ok(())
 }
 
-/// A loaded client configuration.
-pub struct Client {
-    pub grid: Grid<HttpClient>,
-    pub params: EncodingParams,
-    /// None without a node directory (uploads then use random keys).
-    pub convergence: Option<ConvergenceSecret>,
-}
-
-fn read_b32(path: &Path) -> Result<Vec<u8>> {
-    let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    base32::decode(s.trim()).with_context(|| format!("{} is not base32", path.display()))
-}
-
-/// Load from `-d NODEDIR` and/or `--servers FILE`.
-pub fn load(src: &ClientSource) -> Result<Client> {
-    let mut params = EncodingParams::default();
-    let (lease, convergence, default_servers) = match &src.node_directory {
-        Some(d) => {
-            let cfg = Ini::load_from_file(d.join("tahoe.cfg"))
-                .with_context(|| format!("reading {}", d.join("tahoe.cfg").display()))?;
-            if let Some(c) = cfg.section(Some("client")) {
-                let get = |k: &str, dflt: u16| -> Result<u16> {
-                    match c.get(k) {
-                        Some(v) => v.trim().parse().with_context(|| format!("[client] {k}")),
-                        None => Ok(dflt),
-                    }
-                };
-                params.needed = get("shares.needed", params.needed)?;
-                params.happy = get("shares.happy", params.happy)?;
-                params.total = get("shares.total", params.total)?;
-            }
-            let p = d.join("private");
-            (
-                read_b32(&p.join("secret"))?,
-                Some(ConvergenceSecret::new(read_b32(&p.join("convergence"))?)),
-                Some(p.join("servers.yaml")),
-            )
-        }
-        // Without a node there is no lease secret to keep: leases made by
-        // this run cannot be renewed by a later one.
-        None => (random32()?.to_vec(), None, None),
-    };
-    let path = src
-        .servers
-        .clone()
-        .or(default_servers)
-        .context("give --servers FILE or -d NODEDIR")?;
-    let yaml =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let grid = grid_from_servers_yaml(&yaml, LeaseSecret::new(lease))?;
-    if grid.servers().is_empty() {
-        bail!("{} lists no storage servers", path.display());
-    }
-    Ok(Client {
-        grid,
-        params,
-        convergence,
+/// Load the client facade from `-d NODEDIR` and/or `--servers FILE`
+/// (the node directory's own servers.yaml unless `--servers` is given).
+pub fn load(src: &ClientSource) -> Result<Client<HttpClient>> {
+    Ok(match (&src.node_directory, &src.servers) {
+        (Some(d), s) => Client::from_nodedir_with_servers(d, s.as_deref())?,
+        (None, Some(s)) => Client::from_servers_file(s)?,
+        (None, None) => bail!("give --servers FILE or -d NODEDIR"),
     })
 }

@@ -67,7 +67,7 @@ pub fn run(a: GetArgs) -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let grid = match client {
-            Some(c) => c.grid,
+            Some(c) => (*c.grid()).clone(),
             None => lafs_client::Grid::new(Vec::new(), lafs_client::LeaseSecret::new(Vec::new())),
         };
         let mut s = Box::pin(download(&grid, &cap, range, DownloadOptions::default()).await?);

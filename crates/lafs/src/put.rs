@@ -2,7 +2,7 @@
 
 use crate::create_client::{load, ClientSource};
 use anyhow::Result;
-use lafs_client::{upload, upload_unseekable, KeyMode, Progress, UploadOptions};
+use lafs_client::{upload, upload_unseekable, KeyMode, Progress};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,10 +23,6 @@ pub struct PutArgs {
 /// `lafs put`.
 pub fn run(a: PutArgs) -> Result<()> {
     let client = load(&a.src)?;
-    let key = match (&client.convergence, a.random_key) {
-        (Some(c), false) => KeyMode::Convergent(c.clone()),
-        _ => KeyMode::Random,
-    };
     let tty = std::io::stderr().is_terminal();
     let progress: Option<lafs_client::ProgressFn> = tty.then(|| {
         Arc::new(|p: Progress| {
@@ -38,19 +34,18 @@ pub fn run(a: PutArgs) -> Result<()> {
             eprint!("\r{what} {pct:3}% ({done}/{total} bytes)   ");
         }) as lafs_client::ProgressFn
     });
-    let opts = UploadOptions {
-        params: client.params,
-        key,
-        progress,
-    };
+    let mut opts = client.upload_options(progress);
+    if a.random_key {
+        opts.key = KeyMode::Random;
+    }
     let rt = tokio::runtime::Runtime::new()?;
     let res = rt.block_on(async {
         if a.file.as_os_str() == "-" {
-            upload_unseekable(&client.grid, std::io::stdin(), &opts).await
+            upload_unseekable(&client.grid(), std::io::stdin(), &opts).await
         } else {
             let f = std::fs::File::open(&a.file)
                 .map_err(|e| anyhow::anyhow!("opening {}: {e}", a.file.display()))?;
-            upload(&client.grid, f, &opts).await
+            upload(&client.grid(), f, &opts).await
         }
         .map_err(anyhow::Error::from)
     });
