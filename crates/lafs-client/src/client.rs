@@ -977,6 +977,17 @@ impl<C: StorageClient> Client<C> {
     /// `mkdir -p`: the directory at `path` below `root`, creating each
     /// missing one (format from the config). Returns its cap.
     pub async fn mkdir_p(&self, root: &Cap, path: &str) -> Result<Cap, Error> {
+        self.mkdir_p_with_format(root, path, None).await
+    }
+
+    /// [`Client::mkdir_p`] creating new directories as `format` (the
+    /// config's if `None`).
+    pub async fn mkdir_p_with_format(
+        &self,
+        root: &Cap,
+        path: &str,
+        format: Option<MutableFormat>,
+    ) -> Result<Cap, Error> {
         let mut cur = root.clone();
         let mut walked = String::new();
         for name in split_path(path) {
@@ -994,7 +1005,7 @@ impl<C: StorageClient> Client<C> {
                 Some(c) if c.is_dir() => c,
                 Some(_) => return Err(Error::NotADirectory { path: walked }),
                 None => {
-                    let new = self.mkdir(None, &[], None).await?;
+                    let new = self.mkdir(format, &[], None).await?;
                     let d = match &cur {
                         Cap::Dir(FileCap::SskWrite(w)) => Dirnode::open(&self.grid(), w),
                         _ => return Err(Error::ReadOnly { what: walked }),

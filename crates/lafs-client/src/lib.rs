@@ -28,9 +28,14 @@
 //!           ─► crypttext tree ─► AES-CTR ─► Stream<Bytes>
 //! ```
 //!
+//! On top sits [`client::Client`], the facade the CLI, web API, checker
+//! and benchmarks use: caps and paths in, grid operations out, with the
+//! node's settings ([`nodedir`]) and Tahoe's aliases ([`aliases`]).
+//!
 //! The format work (trees, UEB, layout, caps) is `lafs_format`'s; this crate
 //! only schedules I/O around it.
 
+pub mod aliases;
 pub mod broker;
 pub mod client;
 pub mod dirnode;

@@ -28,15 +28,41 @@ pub struct CreateClientArgs {
     pub nodedir: PathBuf,
 }
 
-/// Where the client configuration comes from (shared by put and get).
-#[derive(Debug, clap::Args)]
+/// Where the client configuration comes from (shared by every client
+/// verb). `-d` may also come before the verb (`lafs -d NODE ls`), as with
+/// `tahoe`; without either, `~/.tahoe` is used unless `--servers` is given.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ClientSource {
-    /// The client node directory (tahoe.cfg, private/…).
+    /// The client node directory (tahoe.cfg, private/…; default ~/.tahoe).
     #[arg(short = 'd', long = "node-directory")]
     pub node_directory: Option<PathBuf>,
     /// A servers.yaml to use instead of NODEDIR/private/servers.yaml.
     #[arg(long)]
     pub servers: Option<PathBuf>,
+}
+
+impl ClientSource {
+    /// Take `-d` given before the verb unless one came after it.
+    pub fn inherit(mut self, top: &Option<PathBuf>) -> Self {
+        if self.node_directory.is_none() {
+            self.node_directory.clone_from(top);
+        }
+        self
+    }
+
+    /// The node directory: `-d`, else `~/.tahoe` (Tahoe's default).
+    pub fn nodedir(&self) -> Result<PathBuf> {
+        match &self.node_directory {
+            Some(d) => Ok(d.clone()),
+            None => default_nodedir(),
+        }
+    }
+}
+
+/// `~/.tahoe`, Tahoe's default node directory.
+pub fn default_nodedir() -> Result<PathBuf> {
+    let home = std::env::var_os("HOME").context("no -d NODEDIR given and $HOME is not set")?;
+    Ok(PathBuf::from(home).join(".tahoe"))
 }
 
 fn random32() -> Result<[u8; 32]> {
@@ -106,6 +132,7 @@ pub fn load(src: &ClientSource) -> Result<Client<HttpClient>> {
     Ok(match (&src.node_directory, &src.servers) {
         (Some(d), s) => Client::from_nodedir_with_servers(d, s.as_deref())?,
         (None, Some(s)) => Client::from_servers_file(s)?,
-        (None, None) => bail!("give --servers FILE or -d NODEDIR"),
+        (None, None) => Client::from_nodedir(&default_nodedir()?)
+            .context("give -d NODEDIR or --servers FILE")?,
     })
 }
