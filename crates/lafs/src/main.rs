@@ -5,12 +5,14 @@ use std::process::ExitCode;
 
 mod admin;
 mod bench;
+mod bench_grid;
 mod bench_storage;
 mod create_client;
 mod create_node;
 mod debug;
 mod get;
 mod node;
+mod progress;
 mod put;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
