@@ -348,10 +348,16 @@ mod tests {
     fn get_alias_rules() {
         let a = aliases();
         let p = |s, d| parse_arg(&a, s, d).unwrap();
-        assert_eq!(p("work:x/y", Some("tahoe")), grid("URI:DIR2-RO:cc:dd", "x/y"));
+        assert_eq!(
+            p("work:x/y", Some("tahoe")),
+            grid("URI:DIR2-RO:cc:dd", "x/y")
+        );
         assert_eq!(p("x/y", Some("tahoe")), grid("URI:DIR2:aa:bb", "x/y"));
         assert_eq!(p("x/y", None), Target::Local("x/y".into()));
-        assert_eq!(p("dir/a:b", Some("tahoe")), grid("URI:DIR2:aa:bb", "dir/a:b"));
+        assert_eq!(
+            p("dir/a:b", Some("tahoe")),
+            grid("URI:DIR2:aa:bb", "dir/a:b")
+        );
         assert_eq!(p("dir/a:b", None), Target::Local("dir/a:b".into()));
         assert_eq!(p("URI:DIR2:q:r/s/t", None), grid("URI:DIR2:q:r", "s/t"));
         assert_eq!(p("URI:DIR2:q:r:./s", None), grid("URI:DIR2:q:r", "s"));

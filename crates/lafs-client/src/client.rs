@@ -899,6 +899,29 @@ impl<C: StorageClient> Client<C> {
         link_in(&d, &name, caps, replace).await
     }
 
+    /// Link several children into the directory at `dir_path` below
+    /// `root` in one publish (Tahoe's `t=set_children`); `replace` applies
+    /// to each. Returns how many existing children were replaced.
+    pub async fn link_many(
+        &self,
+        root: &Cap,
+        dir_path: &str,
+        children: &[(String, LinkCaps)],
+        replace: Replace,
+    ) -> Result<usize, Error> {
+        let d = self.writable_dir(root, dir_path).await?;
+        let mut replaced = 0;
+        d.modify(|kids| {
+            replaced = 0;
+            for (name, caps) in children {
+                replaced += usize::from(set_child(kids, &nfc(name), caps, replace)?);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(replaced)
+    }
+
     /// Remove the child at `path`; returns what was there.
     pub async fn unlink(&self, root: &Cap, path: &str) -> Result<Entry, Error> {
         let (parent, name) = parent_and_name(path)?;
@@ -1238,31 +1261,40 @@ async fn link_in<C: StorageClient>(
 ) -> Result<bool, Error> {
     let mut replaced = false;
     d.modify(|children| {
-        replaced = false;
-        let t = now();
-        let rw = caps.rw.as_deref();
-        let ro = caps.ro.as_deref();
-        match children.iter_mut().find(|c| c.name == name) {
-            Some(c)
-                if c.rw_uri.as_deref().map(Vec::as_slice) == rw && c.ro_uri.as_deref() == ro =>
-            {
-                Ok(())
-            }
-            Some(c) => {
-                check_replace(c, replace, name)?;
-                let md = link_metadata(Some(&c.metadata), t);
-                *c = Child::new(name, rw, ro, md);
-                replaced = true;
-                Ok(())
-            }
-            None => {
-                children.push(Child::new(name, rw, ro, link_metadata(None, t)));
-                Ok(())
-            }
-        }
+        replaced = set_child(children, name, caps, replace)?;
+        Ok(())
     })
     .await?;
     Ok(replaced)
+}
+
+/// One link edit on a children list: add, keep (same caps), or replace
+/// per `replace`, with Tahoe's link metadata. Returns whether a different
+/// child was replaced.
+fn set_child(
+    children: &mut Vec<Child>,
+    name: &str,
+    caps: &LinkCaps,
+    replace: Replace,
+) -> Result<bool, DirError> {
+    let t = now();
+    let rw = caps.rw.as_deref();
+    let ro = caps.ro.as_deref();
+    match children.iter_mut().find(|c| c.name == name) {
+        Some(c) if c.rw_uri.as_deref().map(Vec::as_slice) == rw && c.ro_uri.as_deref() == ro => {
+            Ok(false)
+        }
+        Some(c) => {
+            check_replace(c, replace, name)?;
+            let md = link_metadata(Some(&c.metadata), t);
+            *c = Child::new(name, rw, ro, md);
+            Ok(true)
+        }
+        None => {
+            children.push(Child::new(name, rw, ro, link_metadata(None, t)));
+            Ok(false)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -73,18 +73,32 @@ pub fn list(a: ListAliasesArgs) -> Result<()> {
         let cap = parse_dircap(text)?;
         let rw = cap.to_string();
         let ro = cap.readonly().to_string();
-        rows.push((name, if a.readonly_uri { ro.clone() } else { rw.clone() }));
+        rows.push((
+            name,
+            if a.readonly_uri {
+                ro.clone()
+            } else {
+                rw.clone()
+            },
+        ));
         json.insert(
             name.into(),
             serde_json::json!({"readwrite": rw, "readonly": ro}),
         );
     }
     if a.json {
-        println!("{}", crate::ls::python_json(&serde_json::Value::Object(json), 4));
+        println!(
+            "{}",
+            crate::ls::python_json(&serde_json::Value::Object(json), 4)
+        );
         return Ok(());
     }
     // Tahoe pads to the widest *quoted* name: len(name) + 2.
-    let width = rows.iter().map(|(n, _)| n.chars().count() + 2).max().unwrap_or(0);
+    let width = rows
+        .iter()
+        .map(|(n, _)| n.chars().count() + 2)
+        .max()
+        .unwrap_or(0);
     for (name, cap) in rows {
         println!("{name:>width$}: {cap}");
     }

@@ -22,7 +22,11 @@ pub struct Place {
 impl Place {
     /// The last name of the path, if any.
     pub fn name(&self) -> Option<&str> {
-        self.path.trim_end_matches('/').rsplit('/').next().filter(|s| !s.is_empty())
+        self.path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .filter(|s| !s.is_empty())
     }
 }
 

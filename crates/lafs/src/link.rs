@@ -55,13 +55,24 @@ fn run(a: LinkArgs, mv: bool) -> Result<()> {
     s.block_on(async {
         let r = if mv {
             s.client
-                .rename(&from.root, &from.path, &to.root, &to.path, Replace::OnlyFiles)
+                .rename(
+                    &from.root,
+                    &from.path,
+                    &to.root,
+                    &to.path,
+                    Replace::OnlyFiles,
+                )
                 .await
         } else {
             match s.client.resolve(&from.root, &from.path).await {
                 Ok(n) => s
                     .client
-                    .link(&to.root, &to.path, &LinkCaps::of(&n.cap), Replace::OnlyFiles)
+                    .link(
+                        &to.root,
+                        &to.path,
+                        &LinkCaps::of(&n.cap),
+                        Replace::OnlyFiles,
+                    )
                     .await
                     .map(|_| ()),
                 Err(e) => Err(e),
