@@ -81,7 +81,8 @@ enum Command {
     Cp(cp::CpArgs),
     /// List every node under a directory.
     Manifest(manifest::ManifestArgs),
-    /// Count and size everything under a directory.
+    /// Count and size everything under a directory (Tahoe's `stats`).
+    #[command(alias = "stats")]
     DeepStats(manifest::DeepStatsArgs),
 }
 
