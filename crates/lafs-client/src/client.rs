@@ -474,6 +474,14 @@ impl<C: StorageClient> Client<C> {
         }
     }
 
+    /// Keep `size` RSA keys generated ahead (a long-running node wants
+    /// this; one-shot commands keep the default 0). Call before the first
+    /// mutable create.
+    pub fn with_key_pool(mut self, size: usize) -> Self {
+        self.config.key_pool_size = size;
+        self
+    }
+
     /// The current grid (operations keep the one they started with).
     pub fn grid(&self) -> Arc<Grid<C>> {
         self.grid.read().unwrap_or_else(|p| p.into_inner()).clone()

@@ -287,7 +287,8 @@ fn racing_links_both_survive() {
 #[test]
 fn grid_swap_applies_to_later_operations() {
     common::rt().block_on(async {
-        let c = client();
+        let c = client().with_key_pool(1);
+        assert!(c.mkdir(None, &[], None).await.is_ok());
         let cap = c
             .upload_bytes(common::data(10_000, 4), FileFormat::Chk)
             .await
