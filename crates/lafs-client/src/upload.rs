@@ -389,9 +389,24 @@ where
             .collect();
         let can: Vec<bool> = buckets.iter().map(|b| b.writeable && !b.failed).collect();
         let mut ask = placement::plan(g.total, &holds, &can);
-        // A server holding a corrupt copy would answer "already have".
+        // A server holding a corrupt copy would answer "already have": give
+        // that share to another server, an empty one first, else the least
+        // loaded (permuted order breaks ties).
+        let mut dropped = Vec::new();
         for (a, b) in ask.iter_mut().zip(&buckets) {
-            a.retain(|n| !skipped(b, *n));
+            let bad: Vec<u16> = a.iter().copied().filter(|n| skipped(b, *n)).collect();
+            for n in &bad {
+                a.remove(n);
+            }
+            dropped.extend(bad);
+        }
+        for n in dropped {
+            let target = (0..buckets.len())
+                .filter(|&j| can[j] && !skipped(&buckets[j], n) && !holds[j].contains(&n))
+                .min_by_key(|&j| holds[j].len() + ask[j].len());
+            if let Some(j) = target {
+                ask[j].insert(n);
+            }
         }
         if ask.iter().all(BTreeSet::is_empty) {
             break;

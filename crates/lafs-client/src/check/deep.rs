@@ -135,11 +135,7 @@ pub async fn deep_check<C: StorageClient>(
                 Err(e) => out.errors.push((path.clone(), e)),
             }
         }
-        out.entries.push(DeepEntry {
-            path,
-            cap,
-            outcome,
-        });
+        out.entries.push(DeepEntry { path, cap, outcome });
     }
     out
 }
@@ -189,7 +185,9 @@ fn corrupt_of(r: &CheckResults) -> impl Iterator<Item = Value> + '_ {
 impl DeepCheckResults {
     /// Entries that hold shares (Tahoe skips literal objects in its counts).
     fn stored(&self) -> impl Iterator<Item = &DeepEntry> {
-        self.entries.iter().filter(|e| !e.outcome.pre().is_literal())
+        self.entries
+            .iter()
+            .filter(|e| !e.outcome.pre().is_literal())
     }
 
     /// Objects checked (literal ones not counted, as Tahoe).
@@ -264,8 +262,14 @@ impl DeepCheckResults {
                 ("count-objects-unhealthy-pre-repair", checked - healthy_pre),
                 ("count-objects-unrecoverable-pre-repair", unrecoverable_pre),
                 ("count-objects-healthy-post-repair", healthy_post),
-                ("count-objects-unhealthy-post-repair", checked - healthy_post),
-                ("count-objects-unrecoverable-post-repair", unrecoverable_post),
+                (
+                    "count-objects-unhealthy-post-repair",
+                    checked - healthy_post,
+                ),
+                (
+                    "count-objects-unrecoverable-post-repair",
+                    unrecoverable_post,
+                ),
                 ("count-repairs-attempted", attempted),
                 ("count-repairs-successful", ok),
                 ("count-repairs-unsuccessful", attempted - ok),
@@ -281,7 +285,10 @@ impl DeepCheckResults {
             m.insert("list-remaining-corrupt-shares".into(), json!(corrupt_post));
         } else {
             m.insert("count-objects-healthy".into(), json!(healthy_pre));
-            m.insert("count-objects-unhealthy".into(), json!(checked - healthy_pre));
+            m.insert(
+                "count-objects-unhealthy".into(),
+                json!(checked - healthy_pre),
+            );
             m.insert(
                 "count-objects-unrecoverable".into(),
                 json!(unrecoverable_pre),

@@ -202,11 +202,9 @@ pub(super) async fn check<C: StorageClient>(
         good = found.into_iter().filter(|(_, n)| *n < vc.total).collect();
     }
     let all = grid.servers();
-    let sample = good.first().and_then(|(s, n)| {
-        all.iter()
-            .position(|x| Arc::ptr_eq(x, s))
-            .map(|i| (i, *n))
-    });
+    let sample = good
+        .first()
+        .and_then(|(s, n)| all.iter().position(|x| Arc::ptr_eq(x, s)).map(|i| (i, *n)));
     ImmutableCheck {
         results: results(vc, &good, &corrupt, responding),
         corrupt,
@@ -223,7 +221,10 @@ fn results<C>(
     let mut sharemap: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut hosts: BTreeSet<&str> = BTreeSet::new();
     for (s, n) in good {
-        sharemap.entry(n.to_string()).or_default().insert(s.id.clone());
+        sharemap
+            .entry(n.to_string())
+            .or_default()
+            .insert(s.id.clone());
         hosts.insert(&s.id);
     }
     let distinct = sharemap.len();
@@ -321,10 +322,7 @@ async fn repair<C: StorageClient>(
     let Some((idx, shnum)) = pre.sample else {
         return Err(RepairError::Unrecoverable);
     };
-    let server = grid
-        .servers()
-        .get(idx)
-        .ok_or(RepairError::Unrecoverable)?;
+    let server = grid.servers().get(idx).ok_or(RepairError::Unrecoverable)?;
     let (_, _, g, _) = read_ueb(server, &vc, shnum)
         .await
         .map_err(|_| RepairError::Unrecoverable)?;

@@ -189,7 +189,11 @@ fn results<C>(
     map: &ServerMap,
     corrupt: &BTreeSet<(usize, u16)>,
 ) -> CheckResults {
-    let name = |i: usize| grid.servers().get(i).map_or_else(String::new, |s| s.id.clone());
+    let name = |i: usize| {
+        grid.servers()
+            .get(i)
+            .map_or_else(String::new, |s| s.id.clone())
+    };
     let recoverable: Vec<&VersionId> = map
         .versions
         .iter()
@@ -221,7 +225,13 @@ fn results<C>(
                 .filter(|(o, _)| *o != v)
                 .map(|(_, (_, l))| l.len())
                 .sum();
-            (distinct(locs), u16::from(h.k), u16::from(h.n), hosts.len(), wrong)
+            (
+                distinct(locs),
+                u16::from(h.k),
+                u16::from(h.n),
+                hosts.len(),
+                wrong,
+            )
         }
         // Nothing at all: Tahoe's arbitrary defaults.
         None => (0, 3, 10, 0, 0),
