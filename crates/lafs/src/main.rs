@@ -6,6 +6,7 @@ use std::process::ExitCode;
 mod admin;
 mod bench;
 mod bench_storage;
+mod check;
 mod create_client;
 mod create_node;
 mod debug;
@@ -47,6 +48,10 @@ enum Command {
     Put(put::PutArgs),
     /// Download an immutable file (or a byte range of it).
     Get(get::GetArgs),
+    /// Check (verify, repair) files and directories.
+    Check(check::CheckArgs),
+    /// Check (verify, repair) everything reachable from a directory.
+    DeepCheck(check::DeepCheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +76,8 @@ fn main() -> ExitCode {
         Command::CreateClient(args) => create_client::run(args),
         Command::Put(args) => put::run(args),
         Command::Get(args) => get::run(args),
+        Command::Check(args) => check::run_check(args),
+        Command::DeepCheck(args) => check::run_deep(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
