@@ -7,8 +7,9 @@
 //! for `deep-check`. Exit status 0 whenever the check ran, healthy or not
 //! (as Tahoe); a repair that failed says why on stderr.
 
-use crate::create_client::{load, ClientSource};
-use anyhow::{Context, Result};
+use crate::create_client::ClientSource;
+use crate::grid_cli::Session;
+use anyhow::Result;
 use lafs_client::check::{self, CheckOptions, CheckOutcome, CheckResults, DeepCheckResults};
 use lafs_format::cap::Cap;
 use serde::Serialize;
@@ -32,8 +33,8 @@ pub struct CheckArgs {
     /// Print the JSON results.
     #[arg(long)]
     pub raw: bool,
-    /// The objects to check (caps).
-    #[arg(required = true)]
+    /// The objects to check: caps, `ALIAS:path`, or paths in `tahoe:`
+    /// (the `tahoe:` alias itself when none is given).
     pub locations: Vec<String>,
 }
 
@@ -57,13 +58,28 @@ pub struct DeepCheckArgs {
     /// Print the stream of JSON results, one object per line.
     #[arg(long)]
     pub raw: bool,
-    /// The directories (caps) to walk.
-    #[arg(required = true)]
+    /// The directories to walk: caps, `ALIAS:path`, or paths in `tahoe:`
+    /// (the `tahoe:` alias itself when none is given).
     pub locations: Vec<String>,
 }
 
-fn parse_cap(text: &str) -> Result<Cap> {
-    Cap::parse(text.trim()).with_context(|| format!("{text}: not a cap"))
+/// The locations given, or the default alias.
+fn locations(given: &[String]) -> Vec<String> {
+    if given.is_empty() {
+        vec![String::new()]
+    } else {
+        given.to_vec()
+    }
+}
+
+/// Resolve each location to the cap of the object it names.
+fn resolve(s: &Session, locs: &[String]) -> Result<Vec<Cap>> {
+    locs.iter()
+        .map(|l| {
+            let place = s.place(l)?;
+            Ok(s.block_on(s.client.resolve(&place.root, &place.path))?.cap)
+        })
+        .collect()
 }
 
 /// Python's `json.dumps(x, indent=1)`.
@@ -206,21 +222,18 @@ fn repair_errors(path: &str, outcome: &CheckOutcome) {
 
 /// `lafs check`.
 pub fn run_check(a: CheckArgs) -> Result<()> {
-    let caps: Vec<Cap> = a
-        .locations
-        .iter()
-        .map(|l| parse_cap(l))
-        .collect::<Result<_>>()?;
-    let client = load(&a.src)?;
+    let s = Session::open(&a.src)?;
+    let locs = locations(&a.locations);
+    let caps = resolve(&s, &locs)?;
+    let grid = s.client.grid();
     let opts = CheckOptions {
         verify: a.verify,
         repair: a.repair,
         add_lease: a.add_lease,
     };
-    let rt = tokio::runtime::Runtime::new()?;
     let mut out = std::io::stdout().lock();
-    for (loc, cap) in a.locations.iter().zip(&caps) {
-        let outcome = rt.block_on(check::run(&client.grid, cap, opts));
+    for (loc, cap) in locs.iter().zip(&caps) {
+        let outcome = s.block_on(check::run(&grid, cap, opts));
         repair_errors(loc, &outcome);
         if a.raw {
             writeln!(out, "{}\n", dumps(&outcome.to_tahoe_json())?)?;
@@ -233,21 +246,18 @@ pub fn run_check(a: CheckArgs) -> Result<()> {
 
 /// `lafs deep-check`.
 pub fn run_deep(a: DeepCheckArgs) -> Result<()> {
-    let caps: Vec<Cap> = a
-        .locations
-        .iter()
-        .map(|l| parse_cap(l))
-        .collect::<Result<_>>()?;
-    let client = load(&a.src)?;
+    let s = Session::open(&a.src)?;
+    let locs = locations(&a.locations);
+    let caps = resolve(&s, &locs)?;
+    let grid = s.client.grid();
     let opts = CheckOptions {
         verify: a.verify,
         repair: a.repair,
         add_lease: a.add_lease,
     };
-    let rt = tokio::runtime::Runtime::new()?;
     let mut out = std::io::stdout().lock();
-    for (loc, cap) in a.locations.iter().zip(&caps) {
-        let d = rt.block_on(check::deep_check(&client.grid, cap, opts));
+    for (loc, cap) in locs.iter().zip(&caps) {
+        let d = s.block_on(check::deep_check(&grid, cap, opts));
         for (path, e) in &d.errors {
             eprintln!("lafs: {loc}: cannot list {}: {e}", quote_path(path));
         }
