@@ -160,7 +160,7 @@ pub(super) async fn check<C: StorageClient>(
     for (s, r) in listed {
         match r {
             Ok(shares) => {
-                responding.push(s.id.clone());
+                responding.push(super::long_name(&s.id).to_string());
                 found.extend(shares.into_iter().map(|n| (s.clone(), n)));
             }
             Err(e) => tracing::warn!(server = %s.id, error = %e, "share listing failed"),
@@ -175,6 +175,8 @@ pub(super) async fn check<C: StorageClient>(
     }
     let mut good: Vec<(Arc<GridServer<C>>, u16)> = Vec::new();
     let mut corrupt: BTreeSet<(String, u16)> = BTreeSet::new();
+    // The same, by Tahoe's server names, for the results.
+    let mut named: BTreeSet<(String, u16)> = BTreeSet::new();
     if opts.verify {
         let checked: Vec<_> = futures::stream::iter(found.into_iter().map(|(s, n)| async move {
             let r = verify_one(&s, vc, n).await;
@@ -191,6 +193,7 @@ pub(super) async fn check<C: StorageClient>(
                     // Tahoe tells the server; failure to do so changes nothing.
                     let _ = timed(s.client.advise_corrupt(si, n, &reason)).await;
                     corrupt.insert((s.id.clone(), n));
+                    named.insert((super::long_name(&s.id).to_string(), n));
                 }
                 Err(Fail::Request(e)) => {
                     tracing::warn!(server = %s.id, shnum = n, error = %e, "share unreadable");
@@ -206,7 +209,7 @@ pub(super) async fn check<C: StorageClient>(
         .first()
         .and_then(|(s, n)| all.iter().position(|x| Arc::ptr_eq(x, s)).map(|i| (i, *n)));
     ImmutableCheck {
-        results: results(vc, &good, &corrupt, responding),
+        results: results(vc, &good, &named, responding),
         corrupt,
         sample,
     }

@@ -372,6 +372,18 @@ fn happiness(sharemap: &BTreeMap<String, BTreeSet<String>>) -> usize {
     crate::placement::happiness(&holds)
 }
 
+/// Tahoe's `get_longname()` of a server: its id, without the
+/// ` (nickname)` the broker appends for messages.
+pub(crate) fn long_name(id: &str) -> &str {
+    id.split_once(" (").map_or(id, |(a, _)| a)
+}
+
+/// Tahoe's `get_name()`: the first 8 characters of the key.
+pub(crate) fn short_name(id: &str) -> String {
+    let l = long_name(id);
+    l.strip_prefix("v0-").unwrap_or(l).chars().take(8).collect()
+}
+
 /// Add this client's lease on `si` at each of `servers` (best effort, as
 /// Tahoe: a failed lease never makes a share bad).
 async fn add_leases<'a, C: StorageClient>(

@@ -189,11 +189,8 @@ fn results<C>(
     map: &ServerMap,
     corrupt: &BTreeSet<(usize, u16)>,
 ) -> CheckResults {
-    let name = |i: usize| {
-        grid.servers()
-            .get(i)
-            .map_or_else(String::new, |s| s.id.clone())
-    };
+    let server = |i: usize| grid.servers().get(i).map_or("", |s| s.id.as_str());
+    let name = |i: usize| super::long_name(server(i)).to_string();
     let recoverable: Vec<&VersionId> = map
         .versions
         .iter()
@@ -243,7 +240,7 @@ fn results<C>(
     if !corrupt.is_empty() {
         summary.push("Corrupt Shares:".into());
         for (i, shnum) in corrupt {
-            summary.push(format!("{}-sh{shnum}", name(*i)));
+            summary.push(format!("{}-sh{shnum}", super::short_name(server(*i))));
         }
     }
     let mut sharemap: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
