@@ -1,8 +1,8 @@
 //! `lafs check` beside a real Tahoe 1.20 client on the same ten `lafs run`
-//! disk servers: for a damaged CHK file and a damaged SDMF file, Tahoe's
+//! disk servers: for a damaged CHK, SDMF and MDMF file, Tahoe's
 //! `t=check&verify=true&output=JSON` and `lafs check --verify --raw` agree
 //! on every count, on health and on the summary; after `lafs check
-//! --repair`, Tahoe's verifier calls both files healthy and reads them.
+//! --repair`, Tahoe's verifier calls every file healthy and reads them.
 //! Needs `scripts/tahoe-venv`; skipped with a message when it cannot be
 //! made, unless `CI=true`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -98,8 +98,13 @@ fn tahoe_and_lafs_agree_and_tahoe_verifies_lafs_repairs() {
     let input = input.to_str().unwrap();
     let chk = run(&["put", input]).trim().to_string();
     let ssk = run(&["put", "--mutable", input]).trim().to_string();
+    let mdmf = run(&["put", "--format", "mdmf", input]).trim().to_string();
 
-    for (cap, deleted, corrupt) in [(&chk, &[0u16, 1, 2, 3][..], 4u16), (&ssk, &[0, 1][..], 2)] {
+    for (cap, deleted, corrupt) in [
+        (&chk, &[0u16, 1, 2, 3][..], 4u16),
+        (&ssk, &[0, 1][..], 2),
+        (&mdmf, &[9][..], 8),
+    ] {
         let before = lafs_check(cap);
         assert_eq!(comparable(&before), comparable(&tahoe_check(cap)), "{cap}");
         let si = before["storage-index"].as_str().unwrap().to_string();
