@@ -5,7 +5,7 @@
 //! share). Verify then reads every share of every version whole and runs
 //! `validate_share` on it (fingerprint, signature, block tree, share hash
 //! chain, and the encrypted private key for write-cap holders); shares that
-//! fail leave the map and are listed as corrupt.
+//! fail leave the map, are listed as corrupt and reported to their server.
 //!
 //! Results follow `MutableChecker._make_checker_results`: share ids are
 //! `seq<N>-<first 4 base32 chars of the root hash>-sh<shnum>`; counts are
@@ -156,6 +156,13 @@ pub(super) async fn check<C: StorageClient>(
             if let Err(Some(reason)) = &ok {
                 tracing::warn!(shnum = n, %reason, "corrupt mutable share");
                 corrupt.insert((idx, n));
+                // Tahoe tells the server; failure to do so changes nothing.
+                if let Some(s) = grid.servers().get(idx) {
+                    let advice = s
+                        .client
+                        .advise_corrupt_mutable(keys.storage_index, n, reason);
+                    let _ = tokio::time::timeout(TIMEOUT, advice).await;
+                }
             }
             if let Some((_, locs)) = map.versions.get_mut(&v) {
                 locs.retain(|l| !(l.server == idx && l.shnum == n));
