@@ -10,7 +10,9 @@
 //! * [`upload`]: convergent CHK encoding streamed to buckets, segment by
 //!   segment, with bounded memory (spec §4.2, §4.6);
 //! * [`download`]: verifying, streaming, random-access CHK download that
-//!   survives server failures and corrupt shares (spec §4.5).
+//!   survives server failures and corrupt shares (spec §4.5);
+//! * [`check`]: check, verify, repair and deep-check of files and
+//!   directories, with Tahoe's check-results JSON (spec §10).
 //!
 //! ## What it must never do
 //!
@@ -37,6 +39,7 @@
 
 pub mod aliases;
 pub mod broker;
+pub mod check;
 pub mod client;
 pub mod dirnode;
 pub mod download;

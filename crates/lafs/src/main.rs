@@ -8,6 +8,7 @@ mod alias;
 mod bench;
 mod bench_grid;
 mod bench_storage;
+mod check;
 mod cp;
 mod create_client;
 mod create_node;
@@ -84,6 +85,10 @@ enum Command {
     /// Count and size everything under a directory (Tahoe's `stats`).
     #[command(alias = "stats")]
     DeepStats(manifest::DeepStatsArgs),
+    /// Check (verify, repair) files and directories.
+    Check(check::CheckArgs),
+    /// Check (verify, repair) everything reachable from a directory.
+    DeepCheck(check::DeepCheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -158,6 +163,14 @@ fn main() -> ExitCode {
         Command::DeepStats(mut a) => {
             a.src = a.src.inherit(&top);
             manifest::deep_stats(a)
+        }
+        Command::Check(mut a) => {
+            a.src = a.src.inherit(&top);
+            check::run_check(a)
+        }
+        Command::DeepCheck(mut a) => {
+            a.src = a.src.inherit(&top);
+            check::run_deep(a)
         }
     };
     match result {

@@ -38,6 +38,12 @@ fn port_of(ann: &str) -> u16 {
 }
 
 pub fn start_grid(dir: &Path, n: usize) -> (Vec<Kill>, PathBuf) {
+    start_grid_with(dir, n, "memory")
+}
+
+/// `n` servers with the given storage backend; server `i`'s node
+/// directory is `dir/s{i}` (disk shares under `dir/s{i}/storage/shares`).
+pub fn start_grid_with(dir: &Path, n: usize, backend: &str) -> (Vec<Kill>, PathBuf) {
     let mut procs = Vec::new();
     let mut yaml = String::from("storage:\n");
     for i in 0..n {
@@ -48,7 +54,7 @@ pub fn start_grid(dir: &Path, n: usize) -> (Vec<Kill>, PathBuf) {
                 "--hostname",
                 "127.0.0.1",
                 "--backend",
-                "memory",
+                backend,
             ])
             .arg(&nd));
         let ann = String::from_utf8(ok(lafs().args(["admin", "announcement"]).arg(&nd))).unwrap();
