@@ -10,7 +10,9 @@
 //! * [`upload`]: convergent CHK encoding streamed to buckets, segment by
 //!   segment, with bounded memory (spec §4.2, §4.6);
 //! * [`download`]: verifying, streaming, random-access CHK download that
-//!   survives server failures and corrupt shares (spec §4.5).
+//!   survives server failures and corrupt shares (spec §4.5);
+//! * [`check`]: check, verify, repair and deep-check of files and
+//!   directories, with Tahoe's check-results JSON (spec §10).
 //!
 //! ## What it must never do
 //!
@@ -32,6 +34,7 @@
 //! only schedules I/O around it.
 
 pub mod broker;
+pub mod check;
 pub mod dirnode;
 pub mod download;
 mod error;
