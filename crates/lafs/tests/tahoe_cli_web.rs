@@ -200,7 +200,8 @@ fn python_tahoe_cli_against_lafs_web_api() {
         &[&"cp", &"-r", &src, &"tahoe:copy"],
         |_| Ok(()),
     );
-    cli.step("ls (after cp)", &[&"ls", &"tahoe:copy/sub"], |out| {
+    // Tahoe's cp copies a source directory *into* the target by name.
+    cli.step("ls (after cp)", &[&"ls", &"tahoe:copy/src/sub"], |out| {
         check(
             out.lines().any(|l| l == "b.bin") && out.lines().any(|l| l == "deeper"),
             &format!("copy/sub holds {out:?}"),
@@ -286,7 +287,7 @@ fn python_tahoe_cli_against_lafs_web_api() {
     cli.step("manifest", &[&"manifest", &"tahoe:"], |out| {
         let has = |p: &str| out.lines().any(|l| l.split(' ').nth(1) == Some(p));
         check(
-            has("d1/moved.bin") && has("copy/sub/deeper/c.bin") && has("bk/Latest/a.txt"),
+            has("d1/moved.bin") && has("copy/src/sub/deeper/c.bin") && has("bk/Latest/a.txt"),
             &format!("manifest lacks paths: {out}"),
         )
     });
@@ -307,7 +308,7 @@ fn python_tahoe_cli_against_lafs_web_api() {
     });
     cli.step(
         "check --verify",
-        &[&"check", &"--verify", &"tahoe:copy/sub/b.bin"],
+        &[&"check", &"--verify", &"tahoe:copy/src/sub/b.bin"],
         |out| check(out.contains("Healthy"), &format!("check said {out:?}")),
     );
     cli.step("deep-check", &[&"deep-check", &"tahoe:"], |out| {
