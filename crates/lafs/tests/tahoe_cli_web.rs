@@ -147,6 +147,17 @@ fn python_tahoe_cli_against_lafs_web_api() {
     let (_servers, yaml) = start_grid(tmp.path(), 10);
     let node = tmp.path().join("client");
     let _client = start_client(&node, &yaml);
+    // lafs's own node verbs read node.url too.
+    let st = String::from_utf8(ok(lafs().arg("status").arg("-d").arg(&node))).unwrap();
+    assert!(st.contains("storage servers: 10 of 10 connected"), "{st}");
+    let url = std::fs::read_to_string(node.join("node.url")).unwrap();
+    let w = String::from_utf8(ok(lafs()
+        .args(["webopen", "--print", "-d"])
+        .arg(&node)
+        .arg("URI:DIR2:aaaa/sub")))
+    .unwrap();
+    assert_eq!(w.trim(), format!("{}uri/URI%3ADIR2%3Aaaaa/sub", url.trim()));
+
     let mut cli = Cli {
         venv: v,
         node: node.clone(),
