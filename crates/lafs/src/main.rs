@@ -22,6 +22,7 @@ mod mkdir;
 mod node;
 mod progress;
 mod put;
+mod web;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
 #[derive(Debug, Parser)]
@@ -89,6 +90,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Check (verify, repair) everything reachable from a directory.
     DeepCheck(check::DeepCheckArgs),
+    /// Show a running client node's servers and operations (its web API).
+    Status(web::StatusArgs),
+    /// Open a running client node's web UI in a browser.
+    Webopen(web::WebopenArgs),
 }
 
 fn main() -> ExitCode {
@@ -172,6 +177,8 @@ fn main() -> ExitCode {
             a.src = a.src.inherit(&top);
             check::run_deep(a)
         }
+        Command::Status(args) => web::status(args, &top),
+        Command::Webopen(args) => web::webopen(args, &top),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -279,6 +279,12 @@ fn parse_date(s: &str) -> Result<u64> {
 
 /// `lafs run NODEDIR`.
 pub fn run(dir: &Path) -> Result<()> {
+    // A client node serves the web API; a storage node with a client side
+    // serves it too, beside the storage server.
+    if !crate::web::storage_enabled(dir)? {
+        return crate::web::run_client(dir);
+    }
+    crate::web::spawn_client_beside_storage(dir)?;
     let node = Node::load(dir)?;
     if !node.storage_enabled {
         bail!("[storage] enabled is false: this lafs node only runs a storage server");
@@ -317,7 +323,7 @@ pub fn run(dir: &Path) -> Result<()> {
     })
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
