@@ -31,7 +31,7 @@ use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use futures::StreamExt;
 use lafs_client::mutable::{self as mutable, KeyPool, PublishOptions};
-use lafs_client::{download, upload_bytes, DownloadOptions, KeyMode, UploadOptions};
+use lafs_client::{download, upload_bytes, DownloadOptions, KeyMode, StorageClient, UploadOptions};
 use lafs_format::cap::{Cap, FileCap};
 use serde_json::{json, Value};
 use std::io::{BufRead, Read, Write};
@@ -913,7 +913,12 @@ where
         servers: None,
     })?);
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(f(c))
+    rt.block_on(async move {
+        // Warm the connection pools first: Tahoe's client node keeps its
+        // connections open, so the comparison times the work, not TLS setup.
+        futures::future::join_all(c.grid.servers().iter().map(|s| s.client.version())).await;
+        f(c).await
+    })
 }
 
 /// Seconds to the first byte of the last MiB of `cap`.
