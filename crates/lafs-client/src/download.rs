@@ -147,6 +147,27 @@ struct Active<C> {
     shnum: u16,
     header: ShareHeader,
     block_tree: Mutex<PartialHashTree>,
+    /// The share's whole block hash tree and crypttext hash tree as stored
+    /// (unverified: a node is trusted only once `verify_leaf` chains it to
+    /// a root), read at activation when small, so no segment costs a
+    /// round trip per uncle. `None`: fetch uncles per segment.
+    trees: Option<(Bytes, Bytes)>,
+}
+
+/// Largest hash tree (bytes) read whole at activation: 8192 segments,
+/// 8 GiB at 1 MiB segments; a bigger file reads uncles per segment.
+const WHOLE_TREE_MAX: u64 = 32 * (2 * 8192 - 1);
+
+/// Hash nodes `need` from a whole stored tree.
+fn nodes_from(tree: &[u8], need: &[usize]) -> Result<BTreeMap<usize, Hash>, Fail> {
+    need.iter()
+        .map(|&i| {
+            tree.get(32 * i..32 * i + 32)
+                .and_then(|b| Hash::try_from(b).ok())
+                .map(|h| (i, h))
+                .ok_or_else(|| Fail::Corrupt(format!("hash node {i} truncated")))
+        })
+        .collect()
 }
 
 struct State<C> {
@@ -322,8 +343,26 @@ impl<C: StorageClient> Ctx<C> {
         let o = header.offsets;
         let lf = header.version.ueb_length_field_len() as u64;
         let tail_len = (o.uri_extension - o.share_hashes) + lf + UEB_GUESS;
-        let (tail, root) = futures::join!(rd(o.share_hashes, tail_len), rd(o.block_hashes, 32));
-        let (tail, root) = (tail?, root?);
+        // Both trees have this size (checked below against the geometry).
+        let tree_len = o.share_hashes.saturating_sub(o.block_hashes);
+        let whole = (32..=WHOLE_TREE_MAX).contains(&tree_len)
+            && o.block_hashes.checked_sub(o.crypttext_hash_tree) == Some(tree_len);
+        let (tail, bt, ct) = if whole {
+            futures::join!(
+                rd(o.share_hashes, tail_len),
+                rd(o.block_hashes, tree_len),
+                rd(o.crypttext_hash_tree, tree_len)
+            )
+        } else {
+            let (t, r) = futures::join!(rd(o.share_hashes, tail_len), rd(o.block_hashes, 32));
+            (t, r, Ok(Bytes::new()))
+        };
+        let (tail, bt, ct) = (tail?, bt?, ct?);
+        if whole && (bt.len() as u64 != tree_len || ct.len() as u64 != tree_len) {
+            return Err(Fail::Corrupt("hash trees truncated".into()));
+        }
+        let root = bt.slice(..bt.len().min(32));
+        let trees = whole.then_some((bt, ct));
         let chain_len = (o.uri_extension - o.share_hashes) as usize;
         if tail.len() < chain_len + lf as usize || root.len() != 32 {
             return Err(Fail::Corrupt("share truncated".into()));
@@ -395,6 +434,7 @@ impl<C: StorageClient> Ctx<C> {
             shnum,
             header,
             block_tree: Mutex::new(PartialHashTree::new(nseg, rootb)),
+            trees,
         })
     }
 
@@ -408,15 +448,20 @@ impl<C: StorageClient> Ctx<C> {
         let bl = g.block_len(s);
         let off = a.header.offsets.data + s * g.block_size;
         let bh = a.header.offsets.block_hashes;
-        let (block, nodes) = futures::join!(
-            self.read(a, off, bl),
-            join_all(need.iter().map(|&i| self.read(a, bh + 32 * i as u64, 32)))
-        );
+        let (block, extra) = match &a.trees {
+            Some((bt, _)) => (self.read(a, off, bl).await, nodes_from(bt, &need)?),
+            None => {
+                let (block, nodes) = futures::join!(
+                    self.read(a, off, bl),
+                    join_all(need.iter().map(|&i| self.read(a, bh + 32 * i as u64, 32)))
+                );
+                (block, to_nodes(&need, nodes)?)
+            }
+        };
         let block = block?;
         if block.len() as u64 != bl {
             return Err(Fail::Corrupt(format!("block {s} truncated")));
         }
-        let extra = to_nodes(&need, nodes)?;
         let h = block_hash(&block);
         let mut t = a
             .block_tree
@@ -438,6 +483,10 @@ impl<C: StorageClient> Ctx<C> {
             .lock()
             .map(|t| t.needed_for_leaf(s as usize))
             .unwrap_or_default();
+        if let Some((_, ct)) = &a.trees {
+            let m = nodes_from(ct, &need)?;
+            return Ok((need, m));
+        }
         let ct = a.header.offsets.crypttext_hash_tree;
         let nodes = join_all(need.iter().map(|&i| self.read(a, ct + 32 * i as u64, 32))).await;
         let m = to_nodes(&need, nodes)?;
