@@ -209,6 +209,32 @@ pub fn announcement_dict(
     d
 }
 
+/// The storage service's own fields (Tahoe `client.py` `init_storage`):
+/// the FURL only carries the permanent 20-byte tub id (lease and
+/// write-enabler seed, spec §9.3) — it is never dialled over HTTPS.
+pub fn storage_fields(
+    tubid_b32: &str,
+    host: &str,
+    port: u16,
+    nurls: &[String],
+    permutation_seed_b32: &str,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(
+        "anonymous-storage-FURL".into(),
+        Value::from(format!("pb://{tubid_b32}@tcp:{host}:{port}/unused")),
+    );
+    m.insert(
+        "anonymous-storage-NURLs".into(),
+        Value::from(nurls.to_vec()),
+    );
+    m.insert(
+        "permutation-seed-base32".into(),
+        Value::from(permutation_seed_b32),
+    );
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

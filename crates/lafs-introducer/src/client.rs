@@ -136,6 +136,22 @@ pub fn introducers_of_node(
         .collect()
 }
 
+/// Tahoe's sequencer: bump `NODEDIR/announcement-seqnum` and make a
+/// fresh nonce; every start of a node publishes a newer announcement.
+pub fn next_seqnum(nodedir: &Path) -> std::io::Result<(u64, String)> {
+    let p = nodedir.join("announcement-seqnum");
+    let old = match std::fs::read_to_string(&p) {
+        Ok(s) => s.trim().parse::<u64>().unwrap_or(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    let seqnum = old.saturating_add(1);
+    std::fs::write(&p, format!("{seqnum}\n"))?;
+    let mut n = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut n).map_err(|_| std::io::Error::other("no randomness"))?;
+    Ok((seqnum, lafs_format::base32::encode(&n)))
+}
+
 /// Reconnect policy.
 #[derive(Clone, Copy, Debug)]
 pub struct Backoff {

@@ -20,6 +20,9 @@ use tokio::sync::watch;
 
 use crate::client::ServerAnns;
 
+/// A server built from an announcement, with the dict it came from.
+type Announced = (Map<String, Value>, Arc<GridServer<HttpClient>>);
+
 /// Builds grids from announcements, reusing unchanged servers.
 #[derive(Debug)]
 pub struct GridTracker {
@@ -27,7 +30,7 @@ pub struct GridTracker {
     statics: Vec<Arc<GridServer<HttpClient>>>,
     static_ids: BTreeSet<String>,
     /// key_s → (the announcement it was built from, the server).
-    announced: BTreeMap<String, (Map<String, Value>, Arc<GridServer<HttpClient>>)>,
+    announced: BTreeMap<String, Announced>,
     /// Announcements already warned about.
     rejected: BTreeMap<String, Map<String, Value>>,
 }
