@@ -330,6 +330,9 @@ fn merge(known: &mut ServerAnns, a: &Announcement) -> bool {
 #[derive(Debug)]
 pub struct Subscription {
     rx: watch::Receiver<Arc<ServerAnns>>,
+    /// How many introducers have answered at least once.
+    answered: watch::Receiver<usize>,
+    introducers: usize,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -357,6 +360,8 @@ impl Subscription {
         }
         let (tx, rx) = watch::channel(Arc::new(known));
         let shared = Arc::new(Mutex::new(tx));
+        let (answered_tx, answered) = watch::channel(0usize);
+        let answered_tx = Arc::new(answered_tx);
         let tasks = entries
             .iter()
             .map(|e| {
@@ -365,10 +370,26 @@ impl Subscription {
                     service.to_string(),
                     opts,
                     shared.clone(),
+                    answered_tx.clone(),
                 ))
             })
             .collect();
-        Subscription { rx, tasks }
+        Subscription {
+            rx,
+            answered,
+            introducers: entries.len(),
+            tasks,
+        }
+    }
+
+    /// Wait until every introducer has answered once, or `timeout` (for
+    /// short-lived commands that need the grid now); true if all did.
+    pub async fn wait_answered(&self, timeout: Duration) -> bool {
+        let mut rx = self.answered.clone();
+        let want = self.introducers;
+        tokio::time::timeout(timeout, rx.wait_for(|n| *n >= want))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// A receiver of the merged announcement map; it changes whenever a
@@ -388,6 +409,7 @@ async fn subscribe_loop(
     service: String,
     opts: Options,
     shared: Arc<Mutex<watch::Sender<Arc<ServerAnns>>>>,
+    answered: Arc<watch::Sender<usize>>,
 ) {
     let mut link = match Link::new(&entry.url) {
         Ok(l) => l,
@@ -415,6 +437,7 @@ async fn subscribe_loop(
                     tracing::info!(introducer = %entry.petname, "connected to introducer");
                     connected = true;
                 }
+                let first_answer = epoch.is_empty();
                 delay = opts.backoff.initial;
                 epoch = r.epoch;
                 since = r.generation;
@@ -452,6 +475,9 @@ async fn subscribe_loop(
                         changed
                     });
                 }
+                if first_answer {
+                    answered.send_modify(|n| *n += 1);
+                }
             }
             Err(e) => {
                 if connected {
@@ -465,6 +491,20 @@ async fn subscribe_loop(
             }
         }
     }
+}
+
+/// For a short-lived command: the servers a node knows — its caches plus
+/// one answer from every introducer that answers within `timeout`.
+pub async fn fetch_once(
+    entries: &[IntroducerEntry],
+    service: &str,
+    timeout: Duration,
+) -> Arc<ServerAnns> {
+    let sub = Subscription::start(entries, service, Options::default());
+    if !sub.wait_answered(timeout).await {
+        tracing::warn!("not every introducer answered; using what is known");
+    }
+    sub.current()
 }
 
 /// Our announcement kept published on every configured introducer.
