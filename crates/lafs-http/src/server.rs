@@ -526,6 +526,50 @@ pub async fn serve_with<H, F>(
     conns.abort_all();
 }
 
+/// A storage server on `127.0.0.1:0` with a fresh identity, for tests and
+/// in-process grids; it stops when dropped.
+#[derive(Debug)]
+pub struct LoopbackServer {
+    /// How to reach it (contains the swissnum).
+    pub nurl: crate::Nurl,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl LoopbackServer {
+    /// Serve `engine` with `swissnum` on a new loopback port.
+    pub async fn start(engine: StorageServer, swissnum: String) -> Result<Self, LoopbackError> {
+        let id = crate::tls::Identity::generate("127.0.0.1")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let storage = HttpStorage::new(engine, Swissnum::new(swissnum.clone()));
+        tokio::spawn(serve(listener, id.server_config()?, storage, async {
+            let _ = rx.await;
+        }));
+        Ok(LoopbackServer {
+            nurl: crate::Nurl {
+                spki_hash: id.spki_hash()?,
+                host: "127.0.0.1".into(),
+                port,
+                swissnum,
+            },
+            _stop: tx,
+        })
+    }
+}
+
+/// Why a loopback server did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoopbackError {
+    /// Binding the port.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// Making the TLS identity.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

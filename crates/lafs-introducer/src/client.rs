@@ -333,12 +333,16 @@ pub struct Subscription {
     /// How many introducers have answered at least once.
     answered: watch::Receiver<usize>,
     introducers: usize,
-    tasks: Vec<JoinHandle<()>>,
+    _tasks: Tasks,
 }
 
-impl Drop for Subscription {
+/// Background tasks that stop when their owner is dropped.
+#[derive(Debug)]
+struct Tasks(Vec<JoinHandle<()>>);
+
+impl Drop for Tasks {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in &self.0 {
             t.abort();
         }
     }
@@ -378,7 +382,7 @@ impl Subscription {
             rx,
             answered,
             introducers: entries.len(),
-            tasks,
+            _tasks: Tasks(tasks),
         }
     }
 
@@ -511,15 +515,7 @@ pub async fn fetch_once(
 /// Dropping it stops publishing (introducers keep what they have).
 #[derive(Debug)]
 pub struct Publisher {
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for Publisher {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
+    _tasks: Tasks,
 }
 
 impl Publisher {
@@ -531,7 +527,9 @@ impl Publisher {
             .iter()
             .map(|e| tokio::spawn(publish_loop(e.clone(), signed.clone(), opts)))
             .collect();
-        Publisher { tasks }
+        Publisher {
+            _tasks: Tasks(tasks),
+        }
     }
 }
 

@@ -108,3 +108,54 @@ pub async fn follow(
         }
     }
 }
+
+/// A long-running node's live grid: the introducer subscription plus the
+/// task that rebuilds the grid whenever the announcements change. Hand
+/// [`GridFeed::watch`] to whatever holds the current grid (e.g. a task
+/// calling `lafs_client::Client::set_grid` on every change). Dropping it
+/// stops both.
+#[derive(Debug)]
+pub struct GridFeed {
+    sub: crate::client::Subscription,
+    grids: watch::Receiver<Arc<Grid<HttpClient>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for GridFeed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl GridFeed {
+    /// Subscribe to `entries` (their caches give the first grid at once)
+    /// and keep building grids with `tracker`. Needs a tokio runtime.
+    pub fn start(
+        entries: &[crate::client::IntroducerEntry],
+        mut tracker: GridTracker,
+        opts: crate::client::Options,
+    ) -> GridFeed {
+        let sub = crate::client::Subscription::start(entries, "storage", opts);
+        let first = Arc::new(tracker.update(&sub.current()));
+        let (tx, grids) = watch::channel(first);
+        let task = tokio::spawn(follow(sub.watch(), tracker, move |g| {
+            tx.send_replace(g);
+        }));
+        GridFeed { sub, grids, task }
+    }
+
+    /// The grid now.
+    pub fn grid(&self) -> Arc<Grid<HttpClient>> {
+        self.grids.borrow().clone()
+    }
+
+    /// Every new grid, as it is built.
+    pub fn watch(&self) -> watch::Receiver<Arc<Grid<HttpClient>>> {
+        self.grids.clone()
+    }
+
+    /// The subscription (announcements, first answers).
+    pub fn subscription(&self) -> &crate::client::Subscription {
+        &self.sub
+    }
+}

@@ -56,5 +56,5 @@ pub use ann::{AnnError, Announcement, SignedAnnouncement, SigningKey};
 pub use client::{
     introducers_of_node, IntroError, IntroducerEntry, Options, Publisher, Subscription,
 };
-pub use grid::{follow, GridTracker};
+pub use grid::{follow, GridFeed, GridTracker};
 pub use server::{Introducer, PublishOutcome};

@@ -14,14 +14,14 @@ use lafs_client::{download_to_vec, upload_bytes, Grid, HttpClient, LeaseSecret, 
 use lafs_format::base32;
 use lafs_format::keys::{ConvergenceSecret, ServerId20};
 use lafs_http::auth::Swissnum;
-use lafs_http::server::HttpStorage;
+use lafs_http::server::LoopbackServer;
 use lafs_http::tls::Identity;
 use lafs_http::Nurl;
 use lafs_introducer::ann::{announcement_dict, storage_fields};
 use lafs_introducer::client::{read_cache, Backoff, ServerAnns};
 use lafs_introducer::{
-    introducers_of_node, GridTracker, Introducer, IntroducerEntry, Options, Publisher, SigningKey,
-    Subscription,
+    introducers_of_node, GridFeed, GridTracker, Introducer, IntroducerEntry, Options, Publisher,
+    SigningKey, Subscription,
 };
 use lafs_storage::{StorageServer, StorageServerOptions};
 use tokio::sync::oneshot;
@@ -126,31 +126,16 @@ impl RunningIntroducer {
 struct StorageNode {
     key_s: String,
     _publisher: Publisher,
-    _stop: oneshot::Sender<()>,
+    _server: LoopbackServer,
 }
 
 async fn storage_node(i: u8, introducers: &[IntroducerEntry]) -> StorageNode {
-    let id = Identity::generate("127.0.0.1").unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let swiss = base32::encode(&[i; 20]);
     let tubid = ServerId20([i; 20]);
     let engine = StorageServer::in_memory(StorageServerOptions::new(tubid));
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(lafs_http::server::serve(
-        listener,
-        id.server_config().unwrap(),
-        HttpStorage::new(engine, Swissnum::new(swiss.clone())),
-        async {
-            let _ = rx.await;
-        },
-    ));
-    let nurl = Nurl {
-        spki_hash: id.spki_hash().unwrap(),
-        host: "127.0.0.1".into(),
-        port,
-        swissnum: swiss,
-    };
+    let server = LoopbackServer::start(engine, base32::encode(&[i; 20]))
+        .await
+        .unwrap();
+    let (nurl, port) = (server.nurl.clone(), server.nurl.port);
     let (key, _) = SigningKey::generate().unwrap();
     let fields = storage_fields(
         &tubid.to_base32(),
@@ -163,7 +148,7 @@ async fn storage_node(i: u8, introducers: &[IntroducerEntry]) -> StorageNode {
     StorageNode {
         key_s: key.key_s(),
         _publisher: Publisher::start(introducers, key.sign(&ann), fast()),
-        _stop: tx,
+        _server: server,
     }
 }
 
@@ -309,13 +294,16 @@ async fn a_second_introducer_takes_over() {
     roundtrip(&g, &g, 17).await;
     drop(sub);
 
-    // The cache alone (every introducer down) still gives the full grid.
+    // The cache alone (every introducer down) still gives the full grid,
+    // here through the feed a long-running node uses.
     second.stop().await;
-    let sub = Subscription::start(&entries, "storage", fast());
-    assert_eq!(sub.current().len(), 10);
-    let g = grid_of(
-        &sub,
-        &mut GridTracker::new(LeaseSecret::new(vec![5; 32]), Vec::new()),
+    let feed = GridFeed::start(
+        &entries,
+        GridTracker::new(LeaseSecret::new(vec![5; 32]), Vec::new()),
+        fast(),
     );
+    assert_eq!(feed.subscription().current().len(), 10);
+    let g = feed.grid();
+    assert_eq!(g.servers().len(), 10);
     roundtrip(&g, &g, 19).await;
 }

@@ -22,15 +22,8 @@ use sha1::{Digest, Sha1};
 /// Options of `lafs create-node`.
 #[derive(Debug, clap::Args)]
 pub struct CreateNodeArgs {
-    /// Host name or address clients use to reach this node.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub hostname: String,
-    /// TCP port; without it a free port is picked now and written to the config.
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Address to listen on (default: 127.0.0.1 for a loopback hostname, else all).
-    #[arg(long)]
-    pub listen_address: Option<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
     /// Where shares live (default NODEDIR/storage). An existing Tahoe storage
     /// directory is adopted as it is.
     #[arg(long)]
@@ -73,11 +66,54 @@ pub(crate) fn write_secret(path: &Path, contents: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn free_port(addr: &str) -> Result<u16> {
+fn free_port(addr: &str) -> Result<u16> {
     let l = std::net::TcpListener::bind((addr, 0))
         .or_else(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
         .context("finding a free port")?;
     Ok(l.local_addr()?.port())
+}
+
+/// Where a new node listens and how others reach it (create-node and
+/// create-introducer).
+#[derive(Debug, clap::Args)]
+pub struct NetArgs {
+    /// Host name or address other nodes use to reach this node.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub hostname: String,
+    /// TCP port; without it a free port is picked now and written to the config.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to listen on (default: 127.0.0.1 for a loopback hostname, else all).
+    #[arg(long)]
+    pub listen_address: Option<String>,
+}
+
+impl NetArgs {
+    /// `(listen address, port)`, picking a free port if none was given.
+    pub fn listen_and_port(&self) -> Result<(String, u16)> {
+        let loopback = matches!(self.hostname.as_str(), "127.0.0.1" | "localhost" | "::1");
+        let listen = match &self.listen_address {
+            Some(a) => a.clone(),
+            None if loopback => "127.0.0.1".into(),
+            None => "0.0.0.0".into(),
+        };
+        let port = match self.port {
+            Some(p) => p,
+            None => free_port(&listen)?,
+        };
+        Ok((listen, port))
+    }
+
+    /// The `[node]` section Tahoe's create-node writes.
+    pub fn node_section(&self, nickname: &str, listen: &str, port: u16) -> Ini {
+        let mut cfg = Ini::new();
+        cfg.with_section(Some("node"))
+            .set("nickname", nickname)
+            .set("tub.port", format!("tcp:{port}:interface={listen}"))
+            .set("tub.location", format!("tcp:{}:{port}", self.hostname))
+            .set("web.port", "");
+        cfg
+    }
 }
 
 /// Create `NODEDIR/private` (mode 0700).
@@ -90,16 +126,6 @@ pub(crate) fn make_private_dir(dir: &Path) -> Result<PathBuf> {
         std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(private)
-}
-
-/// The default listen address: loopback for a loopback hostname, else all.
-pub(crate) fn listen_address(hostname: &str, explicit: Option<&str>) -> String {
-    let loopback = matches!(hostname, "127.0.0.1" | "localhost" | "::1");
-    match explicit {
-        Some(a) => a.to_string(),
-        None if loopback => "127.0.0.1".into(),
-        None => "0.0.0.0".into(),
-    }
 }
 
 /// `lafs create-node`.
@@ -118,13 +144,10 @@ pub fn run(a: CreateNodeArgs) -> Result<()> {
         )?;
     }
     let private = make_private_dir(dir)?;
-    let listen = listen_address(&a.hostname, a.listen_address.as_deref());
-    let port = match a.port {
-        Some(p) => p,
-        None => free_port(&listen)?,
-    };
+    let (listen, port) = a.net.listen_and_port()?;
+    let hostname = &a.net.hostname;
 
-    let identity = Identity::generate(&a.hostname)?;
+    let identity = Identity::generate(hostname)?;
     let cert_der = identity.cert_der()?;
     let tubid: [u8; 20] = match &a.tub_id {
         Some(t) => base32::decode_array(t.trim()).context("--tub-id must be 32 base32 chars")?,
@@ -177,12 +200,7 @@ pub fn run(a: CreateNodeArgs) -> Result<()> {
         )?;
     }
 
-    let mut cfg = Ini::new();
-    cfg.with_section(Some("node"))
-        .set("nickname", a.nickname.as_str())
-        .set("tub.port", format!("tcp:{port}:interface={listen}"))
-        .set("tub.location", format!("tcp:{}:{port}", a.hostname))
-        .set("web.port", "");
+    let mut cfg = a.net.node_section(&a.nickname, &listen, port);
     let mut st = cfg.with_section(Some("storage"));
     st.set("enabled", "true")
         .set("reserved_space", a.reserved_space.as_str())

@@ -30,7 +30,7 @@ use lafs_introducer::ann::{announcement_dict, storage_fields};
 use lafs_introducer::client::{fetch_once, next_seqnum, ServerAnns};
 use lafs_introducer::{introducers_of_node, Introducer, Options, Publisher, SigningKey};
 
-use crate::create_node::{free_port, write_secret};
+use crate::create_node::{write_secret, NetArgs};
 use crate::node::Node;
 
 /// The file whose presence makes `lafs run` start an introducer.
@@ -39,15 +39,8 @@ pub const INTRODUCER_TAC: &str = "tahoe-introducer.tac";
 /// Options of `lafs create-introducer`.
 #[derive(Debug, clap::Args)]
 pub struct CreateIntroducerArgs {
-    /// Host name or address nodes use to reach the introducer.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub hostname: String,
-    /// TCP port; without it a free port is picked now and written to the config.
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Address to listen on (default: 127.0.0.1 for a loopback hostname, else all).
-    #[arg(long)]
-    pub listen_address: Option<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
     /// Nickname.
     #[arg(long, default_value = "lafs-introducer")]
     pub nickname: String,
@@ -62,18 +55,15 @@ pub fn create(a: CreateIntroducerArgs) -> Result<()> {
         bail!("{} already has a tahoe.cfg", dir.display());
     }
     let private = crate::create_node::make_private_dir(dir)?;
-    let listen = crate::create_node::listen_address(&a.hostname, a.listen_address.as_deref());
-    let port = match a.port {
-        Some(p) => p,
-        None => free_port(&listen)?,
-    };
-    let identity = Identity::generate(&a.hostname)?;
+    let (listen, port) = a.net.listen_and_port()?;
+    let hostname = &a.net.hostname;
+    let identity = Identity::generate(hostname)?;
     let mut swiss = [0u8; 20];
     aws_lc_rs::rand::fill(&mut swiss).map_err(|_| anyhow::anyhow!("no randomness"))?;
     let swissnum = lafs_format::base32::encode(&swiss);
     let url = Nurl {
         spki_hash: identity.spki_hash()?,
-        host: a.hostname.clone(),
+        host: hostname.clone(),
         port,
         swissnum: swissnum.clone(),
     }
@@ -86,13 +76,9 @@ pub fn create(a: CreateIntroducerArgs) -> Result<()> {
         dir.join(INTRODUCER_TAC),
         "# lafs introducer node: `lafs run` reads tahoe.cfg; this file marks the node type\n",
     )?;
-    let mut cfg = Ini::new();
-    cfg.with_section(Some("node"))
-        .set("nickname", a.nickname.as_str())
-        .set("tub.port", format!("tcp:{port}:interface={listen}"))
-        .set("tub.location", format!("tcp:{}:{port}", a.hostname))
-        .set("web.port", "");
-    cfg.write_to_file(dir.join("tahoe.cfg"))
+    a.net
+        .node_section(&a.nickname, &listen, port)
+        .write_to_file(dir.join("tahoe.cfg"))
         .context("writing tahoe.cfg")?;
     println!("Introducer created in {}", dir.display());
     println!("Its URL (give it to nodes as [client] introducer.furl): {url}");
