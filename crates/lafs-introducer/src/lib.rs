@@ -47,14 +47,20 @@
 //! ```
 
 pub mod ann;
+#[cfg(feature = "node")]
 pub mod client;
+#[cfg(feature = "node")]
 pub mod grid;
+#[cfg(feature = "node")]
 pub mod server;
 pub mod wire;
 
 pub use ann::{AnnError, Announcement, SignedAnnouncement, SigningKey};
+#[cfg(feature = "node")]
 pub use client::{
     introducers_of_node, IntroError, IntroducerEntry, Options, Publisher, Subscription,
 };
+#[cfg(feature = "node")]
 pub use grid::{follow, GridFeed, GridTracker};
+#[cfg(feature = "node")]
 pub use server::{Introducer, PublishOutcome};
