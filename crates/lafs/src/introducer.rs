@@ -189,3 +189,44 @@ pub fn fetch_servers(dir: &Path) -> Result<Option<Arc<ServerAnns>>> {
         Duration::from_secs(5),
     ))))
 }
+
+/// For a long-running client node (`lafs run` serving the web API): keep
+/// `client`'s grid current from the node's introducers — static
+/// `servers.yaml` entries first, then every announced server, swapped in
+/// through `Client::set_grid` whenever the set changes. `None` when the
+/// node has no introducer. Call inside the runtime; keep the returned feed
+/// alive as long as the node runs.
+// Called by the web node's `lafs run` (wip-web's `web::serve_client`),
+// which this branch does not contain yet.
+#[allow(dead_code)]
+pub fn feed_client(
+    dir: &Path,
+    client: Arc<lafs_client::Client<lafs_client::HttpClient>>,
+) -> Result<Option<lafs_introducer::GridFeed>> {
+    let cfg = crate::tahoe_cfg::load_quiet(dir)?;
+    let entries = introducers(dir, &cfg)?;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let nd = lafs_client::nodedir::load(dir)?;
+    let statics = match std::fs::read_to_string(&nd.servers_yaml) {
+        Ok(y) => lafs_client::broker::servers_from_yaml(&y)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).context("reading private/servers.yaml"),
+    };
+    let feed = lafs_introducer::GridFeed::start(
+        &entries,
+        lafs_introducer::GridTracker::new(nd.lease_secret, statics),
+        Options::default(),
+    );
+    client.set_grid(feed.grid());
+    let mut grids = feed.watch();
+    tokio::spawn(async move {
+        while grids.changed().await.is_ok() {
+            let g = grids.borrow_and_update().clone();
+            tracing::info!(servers = g.servers().len(), "storage servers changed");
+            client.set_grid(g);
+        }
+    });
+    Ok(Some(feed))
+}

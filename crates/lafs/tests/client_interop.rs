@@ -12,71 +12,10 @@
 
 mod client_common;
 
-use client_common::{lafs, ok, python_announcement, start_grid, Kill};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn venv() -> Option<PathBuf> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let out = Command::new(root().join("scripts/tahoe-venv"))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        assert!(!ci, "scripts/tahoe-venv failed under CI=true");
-        eprintln!("client interop: SKIPPED (no Tahoe 1.20 venv)");
-        return None;
-    }
-    Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
-}
-
-fn tahoe(v: &Path) -> Command {
-    let mut c = Command::new(v.join("bin/python"));
-    c.current_dir(root().join("../shared/tahoe"))
-        .arg("tahoe_loopback.py");
-    c
-}
-
-fn web(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )?;
-    s.write_all(body)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no header end"))?;
-    let status = String::from_utf8_lossy(&raw[..split])
-        .split(' ')
-        .nth(1)
-        .and_then(|x| x.parse().ok())
-        .unwrap_or(0);
-    Ok((status, raw[split + 4..].to_vec()))
-}
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = 0x9e37_79b9u32 ^ seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use client_common::{
+    data, lafs, ok, python_storage_grid, start_grid, start_tahoe_client, tahoe, venv, web,
+};
+use std::path::Path;
 
 #[test]
 fn lafs_and_tahoe_clients_interoperate() {
@@ -84,56 +23,6 @@ fn lafs_and_tahoe_clients_interoperate() {
     let tmp = tempfile::tempdir().unwrap();
     let (_servers, yaml) = start_grid(tmp.path(), 10);
     exchange(&v, tmp.path(), &yaml, 10, (3, 7, 10));
-}
-
-/// Python 1.20 storage nodes on loopback (no web port).
-fn python_storage_grid(v: &Path, dir: &Path, n: usize) -> (Vec<Kill>, PathBuf) {
-    let mut procs = Vec::new();
-    let mut nodes = Vec::new();
-    for i in 0..n {
-        let nd = dir.join(format!("py{i}"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        ok(tahoe(v)
-            .args(["create-node", "--nickname", &format!("py{i}")])
-            .arg(format!("--port=tcp:{port}:interface=127.0.0.1"))
-            .arg(format!("--location=tcp:127.0.0.1:{port}"))
-            .arg("--webport=none")
-            .arg(&nd));
-        let log = std::fs::File::create(dir.join(format!("py{i}.log"))).unwrap();
-        procs.push(Kill(
-            tahoe(v)
-                .args(["run", "--allow-stdin-close"])
-                .arg(&nd)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        ));
-        nodes.push(nd);
-    }
-    let mut yaml = String::from("storage:\n");
-    for (i, nd) in nodes.iter().enumerate() {
-        let furl = nd.join("private/storage.furl");
-        let t = Instant::now();
-        while !furl.exists() {
-            assert!(
-                t.elapsed() < Duration::from_secs(120),
-                "Python storage node {i} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // storage.furl is written before the listener is up; wait for it.
-        std::thread::sleep(Duration::from_millis(200));
-        yaml.push_str(&python_announcement(nd, &format!("py{i}")));
-    }
-    let path = dir.join("servers.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    (procs, path)
 }
 
 #[test]
@@ -147,53 +36,7 @@ fn lafs_client_and_python_storage_servers_interoperate() {
 /// Start a Tahoe client on `yaml`'s `nservers` servers with encoding
 /// (k, happy, N), then swap files with `lafs put`/`lafs get` both ways.
 fn exchange(v: &Path, dir: &Path, yaml: &Path, nservers: usize, (k, happy, n): (u32, u32, u32)) {
-    let client = dir.join("client");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    ok(tahoe(v)
-        .args(["create-client", "--nickname", "client"])
-        .arg(format!("--webport=tcp:{port}:interface=127.0.0.1"))
-        .arg(format!("--shares-needed={k}"))
-        .arg(format!("--shares-happy={happy}"))
-        .arg(format!("--shares-total={n}"))
-        .arg(&client));
-    std::fs::copy(yaml, client.join("private/servers.yaml")).unwrap();
-    let _tahoe = Kill(
-        tahoe(v)
-            .args(["run", "--allow-stdin-close"])
-            .arg(&client)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    loop {
-        let connected = web(port, "GET", "/?t=json", b"")
-            .ok()
-            .is_some_and(|(s, b)| {
-                let j: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
-                s == 200
-                    && j["servers"].as_array().is_some_and(|a| {
-                        a.iter()
-                            .filter(|s| s["connection_status"] == "connected")
-                            .count()
-                            == nservers
-                    })
-            });
-        if connected {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "Tahoe client did not connect"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let (_tahoe, client, port) = start_tahoe_client(v, dir, yaml, nservers, (k, happy, n));
 
     // Tahoe uploads; lafs (same node directory: same convergence secret
     // and parameters) computes the same cap and downloads the same bytes.
