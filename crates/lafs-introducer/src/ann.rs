@@ -195,13 +195,14 @@ pub fn announcement_dict(
     let mut d = Map::new();
     d.insert("version".into(), Value::from(0));
     d.insert("nickname".into(), Value::from(nickname));
-    // Tahoe's `get_app_versions()` returns an empty dict.
-    d.insert("app-versions".into(), Value::Object(Map::new()));
+    // Tahoe 1.20 `create_announcement_dict`: an empty list.
+    d.insert("app-versions".into(), Value::Array(Vec::new()));
     d.insert(
         "my-version".into(),
         Value::from(concat!("lafs/", env!("CARGO_PKG_VERSION"))),
     );
-    d.insert("oldest-supported".into(), Value::from("tahoe-lafs/1.20.0"));
+    // Tahoe's `_Client.OLDEST_SUPPORTED_VERSION`.
+    d.insert("oldest-supported".into(), Value::from("1.0.0"));
     d.insert("service-name".into(), Value::from(service_name));
     d.extend(service_fields);
     d.insert("seqnum".into(), Value::from(seqnum));

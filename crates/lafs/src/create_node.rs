@@ -1,4 +1,6 @@
-//! `lafs create-node`: make a storage node directory (layout in `node.rs`).
+//! `lafs create-node`: make a client+storage node directory (layout in
+//! `node.rs`; the client half is `private/convergence`, `private/secret`
+//! and, with `--introducer`, `private/introducers.yaml`).
 //!
 //! Everything that identifies the node is made once here and never
 //! changes: the TLS certificate (its SPKI hash is the NURL pin), the

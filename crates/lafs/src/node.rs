@@ -13,6 +13,8 @@
 //! NODEDIR/private/tls-key.pem    its private key
 //! NODEDIR/private/swissnum       the storage swissnum (secret)
 //! NODEDIR/private/tubid          b32 of the permanent 20-byte node id (spec §9.3)
+//! NODEDIR/private/introducers.yaml  introducers to announce to (also [client] introducer.furl)
+//! NODEDIR/announcement-seqnum    bumped at each start (Tahoe's sequencer)
 //! NODEDIR/storage/               shares (Tahoe layout, §7.1) unless storage_dir is set
 //! ```
 
