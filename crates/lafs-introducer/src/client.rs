@@ -119,21 +119,26 @@ pub fn introducers_of_node(
             return Err(IntroError::DuplicateDefault);
         }
     }
-    furls
+    // A Foolscap fURL (a Python introducer) is skipped with a warning, not
+    // refused: a Tahoe node directory that names one must still start
+    // (with its static servers.yaml).
+    Ok(furls
         .into_iter()
-        .map(|(petname, furl)| {
-            let url = Nurl::parse(furl.trim()).map_err(|error| IntroError::Url {
-                petname: petname.clone(),
-                error,
-            })?;
-            let cache = Some(private.join(format!("introducer_{petname}_cache.yaml")));
-            Ok(IntroducerEntry {
-                petname,
-                url,
-                cache,
-            })
+        .filter_map(|(petname, furl)| match Nurl::parse(furl.trim()) {
+            Ok(url) => {
+                let cache = Some(private.join(format!("introducer_{petname}_cache.yaml")));
+                Some(IntroducerEntry {
+                    petname,
+                    url,
+                    cache,
+                })
+            }
+            Err(error) => {
+                tracing::warn!("{}", IntroError::Url { petname, error });
+                None
+            }
         })
-        .collect()
+        .collect())
 }
 
 /// Tahoe's sequencer: bump `NODEDIR/announcement-seqnum` and make a
@@ -641,9 +646,12 @@ mod tests {
             introducers_of_node(&dir, Some(u)),
             Err(IntroError::DuplicateDefault)
         ));
-        assert!(matches!(
-            introducers_of_node(&dir, Some("pb://tubid@tcp:host:1/swiss")),
-            Err(IntroError::DuplicateDefault) | Err(IntroError::Url { .. })
-        ));
+        std::fs::remove_file(dir.join("private/introducers.yaml")).unwrap();
+        // A Foolscap introducer (Python's) is skipped, not fatal.
+        assert!(
+            introducers_of_node(&dir, Some("pb://tubid@tcp:host:1/swiss"))
+                .unwrap()
+                .is_empty()
+        );
     }
 }
