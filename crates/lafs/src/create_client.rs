@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use ini::Ini;
+use lafs_client::broker::servers_from_yaml;
 use lafs_client::{Client, HttpClient};
 use lafs_format::base32;
 use std::io::Write;
@@ -128,11 +129,35 @@ pub fn run(a: CreateClientArgs) -> Result<()> {
 
 /// Load the client facade from `-d NODEDIR` and/or `--servers FILE`
 /// (the node directory's own servers.yaml unless `--servers` is given).
+/// A node with introducers also gets the servers they announce (their
+/// caches plus one answer from each); static entries win.
 pub fn load(src: &ClientSource) -> Result<Client<HttpClient>> {
-    Ok(match (&src.node_directory, &src.servers) {
-        (Some(d), s) => Client::from_nodedir_with_servers(d, s.as_deref())?,
-        (None, Some(s)) => Client::from_servers_file(s)?,
-        (None, None) => Client::from_nodedir(&default_nodedir()?)
-            .context("give -d NODEDIR or --servers FILE")?,
-    })
+    let dir = match (&src.node_directory, &src.servers) {
+        (Some(d), _) => d.clone(),
+        (None, Some(s)) => return Ok(Client::from_servers_file(s)?),
+        (None, None) => default_nodedir()?,
+    };
+    let introduced = match dir.join("tahoe.cfg").exists() {
+        true => crate::introducer::fetch_servers(&dir)?,
+        false => None,
+    };
+    let Some(anns) = introduced else {
+        return Client::from_nodedir_with_servers(&dir, src.servers.as_deref())
+            .context("give -d NODEDIR or --servers FILE");
+    };
+    let nd = lafs_client::nodedir::load(&dir)?;
+    let path = src.servers.clone().unwrap_or(nd.servers_yaml);
+    let yaml = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "storage: {}\n".to_string(),
+        r => r.with_context(|| format!("reading {}", path.display()))?,
+    };
+    let grid =
+        lafs_introducer::GridTracker::new(nd.lease_secret, servers_from_yaml(&yaml)?).update(&anns);
+    if grid.servers().is_empty() {
+        bail!(
+            "no storage servers: {} lists none and no introducer announced any",
+            path.display()
+        );
+    }
+    Ok(Client::new(grid, nd.config))
 }

@@ -1,4 +1,6 @@
-//! `lafs create-node`: make a storage node directory (layout in `node.rs`).
+//! `lafs create-node`: make a client+storage node directory (layout in
+//! `node.rs`; the client half is `private/convergence`, `private/secret`
+//! and, with `--introducer`, `private/introducers.yaml`).
 //!
 //! Everything that identifies the node is made once here and never
 //! changes: the TLS certificate (its SPKI hash is the NURL pin), the
@@ -22,15 +24,8 @@ use sha1::{Digest, Sha1};
 /// Options of `lafs create-node`.
 #[derive(Debug, clap::Args)]
 pub struct CreateNodeArgs {
-    /// Host name or address clients use to reach this node.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub hostname: String,
-    /// TCP port; without it a free port is picked now and written to the config.
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Address to listen on (default: 127.0.0.1 for a loopback hostname, else all).
-    #[arg(long)]
-    pub listen_address: Option<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
     /// Where shares live (default NODEDIR/storage). An existing Tahoe storage
     /// directory is adopted as it is.
     #[arg(long)]
@@ -49,11 +44,16 @@ pub struct CreateNodeArgs {
     /// directory, whose mutable shares and leases are bound to its tub id.
     #[arg(long)]
     pub tub_id: Option<String>,
+    /// The introducer to announce to and learn servers from (its
+    /// `pb://…#v=1` URL, see `lafs create-introducer`); written to
+    /// `private/introducers.yaml` as petname `default`, as Tahoe does.
+    #[arg(long)]
+    pub introducer: Option<String>,
     /// The node directory to create.
     pub nodedir: PathBuf,
 }
 
-fn write_secret(path: &Path, contents: &str) -> Result<()> {
+pub(crate) fn write_secret(path: &Path, contents: &str) -> Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -75,6 +75,61 @@ fn free_port(addr: &str) -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// Where a new node listens and how others reach it (create-node and
+/// create-introducer).
+#[derive(Debug, clap::Args)]
+pub struct NetArgs {
+    /// Host name or address other nodes use to reach this node.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub hostname: String,
+    /// TCP port; without it a free port is picked now and written to the config.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to listen on (default: 127.0.0.1 for a loopback hostname, else all).
+    #[arg(long)]
+    pub listen_address: Option<String>,
+}
+
+impl NetArgs {
+    /// `(listen address, port)`, picking a free port if none was given.
+    pub fn listen_and_port(&self) -> Result<(String, u16)> {
+        let loopback = matches!(self.hostname.as_str(), "127.0.0.1" | "localhost" | "::1");
+        let listen = match &self.listen_address {
+            Some(a) => a.clone(),
+            None if loopback => "127.0.0.1".into(),
+            None => "0.0.0.0".into(),
+        };
+        let port = match self.port {
+            Some(p) => p,
+            None => free_port(&listen)?,
+        };
+        Ok((listen, port))
+    }
+
+    /// The `[node]` section Tahoe's create-node writes.
+    pub fn node_section(&self, nickname: &str, listen: &str, port: u16) -> Ini {
+        let mut cfg = Ini::new();
+        cfg.with_section(Some("node"))
+            .set("nickname", nickname)
+            .set("tub.port", format!("tcp:{port}:interface={listen}"))
+            .set("tub.location", format!("tcp:{}:{port}", self.hostname))
+            .set("web.port", "");
+        cfg
+    }
+}
+
+/// Create `NODEDIR/private` (mode 0700).
+pub(crate) fn make_private_dir(dir: &Path) -> Result<PathBuf> {
+    let private = dir.join("private");
+    std::fs::create_dir_all(&private).with_context(|| format!("creating {}", private.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(private)
+}
+
 /// `lafs create-node`.
 pub fn run(a: CreateNodeArgs) -> Result<()> {
     let dir = &a.nodedir;
@@ -85,27 +140,16 @@ pub fn run(a: CreateNodeArgs) -> Result<()> {
         bail!("unknown backend {:?}", a.backend);
     }
     crate::node::parse_size(&a.reserved_space)?;
-    let private = dir.join("private");
-    std::fs::create_dir_all(&private).with_context(|| format!("creating {}", private.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
+    if let Some(u) = &a.introducer {
+        lafs_http::Nurl::parse(u.trim()).context(
+            "--introducer must be a lafs introducer URL pb://PIN@HOST:PORT/SWISSNUM#v=1",
+        )?;
     }
-    let loopback = matches!(a.hostname.as_str(), "127.0.0.1" | "localhost" | "::1");
-    let listen = a.listen_address.clone().unwrap_or_else(|| {
-        if loopback {
-            "127.0.0.1".into()
-        } else {
-            "0.0.0.0".into()
-        }
-    });
-    let port = match a.port {
-        Some(p) => p,
-        None => free_port(&listen)?,
-    };
+    let private = make_private_dir(dir)?;
+    let (listen, port) = a.net.listen_and_port()?;
+    let hostname = &a.net.hostname;
 
-    let identity = Identity::generate(&a.hostname)?;
+    let identity = Identity::generate(hostname)?;
     let cert_der = identity.cert_der()?;
     let tubid: [u8; 20] = match &a.tub_id {
         Some(t) => base32::decode_array(t.trim()).context("--tub-id must be 32 base32 chars")?,
@@ -139,13 +183,26 @@ pub fn run(a: CreateNodeArgs) -> Result<()> {
         ),
     )?;
     std::fs::write(dir.join("node.pubkey"), format!("pub-v0-{pubkey}\n"))?;
+    // The client half (Tahoe's create-node makes client+storage nodes):
+    // convergence and lease secrets, the node-type marker, introducers.
+    let mut r = [0u8; 32];
+    for name in ["convergence", "secret"] {
+        rng.fill(&mut r)
+            .map_err(|_| anyhow::anyhow!("no randomness"))?;
+        write_secret(&private.join(name), &format!("{}\n", base32::encode(&r)))?;
+    }
+    std::fs::write(
+        dir.join("tahoe-client.tac"),
+        "# lafs client/storage node: `lafs run` reads tahoe.cfg; this file marks the node type\n",
+    )?;
+    if let Some(u) = &a.introducer {
+        write_secret(
+            &private.join("introducers.yaml"),
+            &format!("introducers:\n  default:\n    furl: \"{}\"\n", u.trim()),
+        )?;
+    }
 
-    let mut cfg = Ini::new();
-    cfg.with_section(Some("node"))
-        .set("nickname", a.nickname.as_str())
-        .set("tub.port", format!("tcp:{port}:interface={listen}"))
-        .set("tub.location", format!("tcp:{}:{port}", a.hostname))
-        .set("web.port", "");
+    let mut cfg = a.net.node_section(&a.nickname, &listen, port);
     let mut st = cfg.with_section(Some("storage"));
     st.set("enabled", "true")
         .set("reserved_space", a.reserved_space.as_str())

@@ -15,6 +15,7 @@ mod create_node;
 mod debug;
 mod get;
 mod grid_cli;
+mod introducer;
 mod link;
 mod ls;
 mod manifest;
@@ -23,6 +24,7 @@ mod node;
 mod progress;
 mod put;
 mod web;
+mod tahoe_cfg;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
 #[derive(Debug, Parser)]
@@ -48,7 +50,9 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Create a storage node directory (tahoe.cfg, TLS identity, swissnum).
     CreateNode(create_node::CreateNodeArgs),
-    /// Run a node (its HTTPS storage server) until SIGINT/SIGTERM.
+    /// Create an introducer node directory (prints its URL for other nodes).
+    CreateIntroducer(introducer::CreateIntroducerArgs),
+    /// Run a node (its HTTPS storage server, or an introducer) until SIGINT/SIGTERM.
     Run {
         /// The node directory.
         nodedir: std::path::PathBuf,
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         Command::Debug(cmd) => debug::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::CreateNode(args) => create_node::run(args),
+        Command::CreateIntroducer(args) => introducer::create(args),
         Command::Run { nodedir } => {
             init_tracing();
             node::run(&nodedir)
