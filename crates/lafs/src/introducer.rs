@@ -127,6 +127,12 @@ pub fn introducers(dir: &Path, cfg: &Ini) -> Result<Vec<lafs_introducer::Introdu
     Ok(introducers_of_node(dir, furl)?)
 }
 
+/// Whether the node names at least one introducer.
+pub fn configured(dir: &Path) -> Result<bool> {
+    let cfg = crate::tahoe_cfg::load_quiet(dir)?;
+    Ok(!introducers(dir, &cfg)?.is_empty())
+}
+
 /// For `lafs run` of a storage node: publish its storage announcement to
 /// every configured introducer (none configured: `None`). Call inside the
 /// runtime; dropping the result stops publishing.
@@ -196,9 +202,6 @@ pub fn fetch_servers(dir: &Path) -> Result<Option<Arc<ServerAnns>>> {
 /// through `Client::set_grid` whenever the set changes. `None` when the
 /// node has no introducer. Call inside the runtime; keep the returned feed
 /// alive as long as the node runs.
-// Called by the web node's `lafs run` (wip-web's `web::serve_client`),
-// which this branch does not contain yet.
-#[allow(dead_code)]
 pub fn feed_client(
     dir: &Path,
     client: Arc<lafs_client::Client<lafs_client::HttpClient>>,

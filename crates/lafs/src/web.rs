@@ -49,7 +49,13 @@ pub fn web_port(dir: &Path, default_on: bool) -> Result<Option<WebPort>> {
 pub fn load_client(dir: &Path) -> Result<Client<HttpClient>> {
     let mut nd = nodedir::load(dir)?;
     nd.config.key_pool_size = KEY_POOL;
-    let grid = nodedir::grid_from_file(&nd.servers_yaml, nd.lease_secret)?;
+    // With an introducer the static list may be absent: start empty and
+    // let the introducer's feed fill the grid in.
+    let grid = if !nd.servers_yaml.exists() && crate::introducer::configured(dir)? {
+        lafs_client::Grid::new(Vec::new(), nd.lease_secret)
+    } else {
+        nodedir::grid_from_file(&nd.servers_yaml, nd.lease_secret)?
+    };
     Ok(Client::new(grid, nd.config))
 }
 
@@ -75,10 +81,12 @@ pub async fn serve_client(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let client = load_client(dir)?;
+    let client = Arc::new(load_client(dir)?);
+    // Keep the introducer feed (if any) alive while the server runs.
+    let _feed = crate::introducer::feed_client(dir, client.clone())?;
     let url = write_node_url(dir, listener.local_addr()?).context("writing node.url")?;
     tracing::info!(%url, servers = client.grid().servers().len(), "web API running");
-    let state = AppState::new(node_info(dir)?, Arc::new(client));
+    let state = AppState::new(node_info(dir)?, client);
     lafs_web::serve(listener, state, shutdown)
         .await
         .context("web server")?;
@@ -112,10 +120,12 @@ pub fn run_client(dir: &Path) -> Result<()> {
 }
 
 /// For a storage node that also has a client side (`[node] web.port` set
-/// and `private/servers.yaml` present): serve the web API on a thread of
+/// and `private/servers.yaml` or an introducer): serve the web API on a thread of
 /// its own beside the storage server. It stops with the process.
 pub fn spawn_client_beside_storage(dir: &Path) -> Result<()> {
-    if web_port(dir, false)?.is_none() || !dir.join("private/servers.yaml").exists() {
+    if web_port(dir, false)?.is_none()
+        || (!dir.join("private/servers.yaml").exists() && !crate::introducer::configured(dir)?)
+    {
         return Ok(());
     }
     let dir = dir.to_path_buf();
