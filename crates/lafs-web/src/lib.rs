@@ -1,0 +1,2 @@
+//! Provisional skeleton (wip-ui): replaced by wip-web's crate root on merge.
+pub mod ui;
