@@ -77,6 +77,14 @@ fn free_port(addr: &str) -> Result<u16> {
 
 /// `lafs create-node`.
 pub fn run(a: CreateNodeArgs) -> Result<()> {
+    let dir = a.nodedir.clone();
+    create(a)?;
+    println!("Node created in {}", dir.display());
+    Ok(())
+}
+
+/// Create the node directory without printing (`lafs demo` makes eleven).
+pub fn create(a: CreateNodeArgs) -> Result<()> {
     let dir = &a.nodedir;
     if dir.join("tahoe.cfg").exists() {
         bail!("{} already has a tahoe.cfg", dir.display());
@@ -163,6 +171,5 @@ pub fn run(a: CreateNodeArgs) -> Result<()> {
         .set("shares.total", "10");
     cfg.write_to_file(dir.join("tahoe.cfg"))
         .context("writing tahoe.cfg")?;
-    println!("Node created in {}", dir.display());
     Ok(())
 }

@@ -3,9 +3,12 @@
 //!
 //! What it owns: the askama templates in `templates/`, the stylesheet,
 //! script and icon in `static/` (compiled into the binary: a node must work
-//! offline, so there are no CDNs or web fonts), and the *view models* the
-//! API handlers fill in ([`WelcomeView`], [`DirectoryView`],
-//! [`FileInfoView`], [`StatusView`]).
+//! offline, so there are no CDNs or web fonts), and the *page models* the
+//! templates read ([`WelcomeModel`], [`DirectoryModel`], [`FileInfoModel`],
+//! [`StatusModel`]). The API handlers hand over the plain views of
+//! [`crate::view`]; `model` turns those into page models (links, read-only
+//! URLs, "5 min ago"), so the API's views stay about data and the pages
+//! about presentation.
 //!
 //! What it must never do: perform an operation itself. Every form on these
 //! pages posts to a WAPI route (`POST /uri/$DIRCAP?t=upload|mkdir|rename|delete|uri`,
@@ -20,19 +23,21 @@
 //! progress, copy buttons, delete confirmation, auto-refresh of the
 //! operations page. Without it every page still works with plain forms.
 
-mod views;
+mod model;
 
 use std::borrow::Borrow;
 
 use askama::Template;
+
+use crate::view;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-pub use views::{
-    ChildKind, ChildView, DirectoryView, FileInfoView, IntroducerView, OperationState,
-    OperationView, ServerView, StatusView, StorageUsage, WelcomeView,
+pub use model::{
+    ChildKind, ChildModel, DirectoryModel, FileInfoModel, IntroducerModel, OperationModel,
+    OperationState, ServerModel, StatusModel, StorageUsage, WelcomeModel,
 };
 
 /// The lafs version shown in the footer.
@@ -136,25 +141,25 @@ fn log_render_error(e: &askama::Error) {
 #[derive(Template)]
 #[template(path = "welcome.html")]
 struct WelcomePage<'a> {
-    v: &'a WelcomeView,
+    v: &'a WelcomeModel,
 }
 
 #[derive(Template)]
 #[template(path = "directory.html")]
 struct DirectoryPage<'a> {
-    v: &'a DirectoryView,
+    v: &'a DirectoryModel,
 }
 
 #[derive(Template)]
 #[template(path = "file_info.html")]
 struct FileInfoPage<'a> {
-    v: &'a FileInfoView,
+    v: &'a FileInfoModel,
 }
 
 #[derive(Template)]
 #[template(path = "status.html")]
 struct StatusPage<'a> {
-    v: &'a StatusView,
+    v: &'a StatusModel,
 }
 
 #[derive(Template)]
@@ -165,22 +170,37 @@ struct ErrorPage<'a> {
 }
 
 /// `GET /` (Tahoe's welcome page): node identity, introducers, servers.
-pub fn welcome_page(v: &WelcomeView) -> Response {
-    page(StatusCode::OK, &WelcomePage { v })
+pub fn welcome_page(v: &view::WelcomeView) -> Response {
+    page(
+        StatusCode::OK,
+        &WelcomePage {
+            v: &WelcomeModel::from_view(v, model::now()),
+        },
+    )
 }
 
 /// `GET /uri/$DIRCAP[/path]` without `t=`: the directory browser.
-pub fn directory_page(v: &DirectoryView) -> Response {
-    page(StatusCode::OK, &DirectoryPage { v })
+pub fn directory_page(v: &view::DirectoryView) -> Response {
+    page(
+        StatusCode::OK,
+        &DirectoryPage {
+            v: &DirectoryModel::from_view(v, model::now()),
+        },
+    )
 }
 
 /// `GET /uri/$CAP[/path]?t=info`: what a file or directory is, its caps.
-pub fn file_info_page(v: &FileInfoView) -> Response {
-    page(StatusCode::OK, &FileInfoPage { v })
+pub fn file_info_page(v: &view::FileInfoView) -> Response {
+    page(
+        StatusCode::OK,
+        &FileInfoPage {
+            v: &FileInfoModel::from_view(v),
+        },
+    )
 }
 
 /// `GET /status`: operations with their progress.
-pub fn status_page(v: &StatusView) -> Response {
+pub fn status_page(v: &StatusModel) -> Response {
     page(StatusCode::OK, &StatusPage { v })
 }
 

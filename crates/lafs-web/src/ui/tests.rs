@@ -18,31 +18,38 @@ fn body(r: Response) -> (StatusCode, axum::http::HeaderMap, String) {
     )
 }
 
-fn sample_dir() -> DirectoryView {
-    DirectoryView {
+fn sample_dir() -> view::DirectoryView {
+    view::DirectoryView {
         root_cap: "URI:DIR2:aaaa:bbbb".into(),
         path: vec!["photos".into(), "2024 trip".into()],
+        cap: "URI:DIR2:aaaa:bbbb".into(),
+        readonly_cap: "URI:DIR2-RO:cccc:bbbb".into(),
         writable: true,
-        readonly_url: "/uri/URI:DIR2-RO:cccc:bbbb/".into(),
         children: vec![
-            ChildView {
+            view::ChildView {
                 name: "<script>alert(1)</script>.txt".into(),
-                kind: ChildKind::File,
+                kind: view::ChildKind::File,
+                cap: "URI:CHK:x:y:3:10:1536".into(),
+                readonly_cap: "URI:CHK:x:y:3:10:1536".into(),
+                mutable: false,
                 size: Some(1536),
-                writable: false,
-                readonly_url: Some("/uri/URI:CHK:x:y:3:10:1536".into()),
-                mtime: Some(990.0),
+                modified: Some(now() - 10.0),
             },
-            ChildView {
+            view::ChildView {
                 name: "sub dir".into(),
-                kind: ChildKind::Dir,
-                writable: true,
-                readonly_url: Some("/uri/URI:DIR2-RO:d:e/".into()),
-                ..Default::default()
+                kind: view::ChildKind::Dir,
+                cap: "URI:DIR2:d:e".into(),
+                readonly_cap: "URI:DIR2-RO:f:e".into(),
+                mutable: true,
+                size: None,
+                modified: None,
             },
         ],
-        now: 1000.0,
     }
+}
+
+fn now() -> f64 {
+    model::now()
 }
 
 #[test]
@@ -65,8 +72,9 @@ fn directory_page_renders_escapes_and_links() {
     assert!(html.contains(&format!("action=\"{base}?t=rename\"")));
     assert!(html.contains(&format!("href=\"{base}/sub%20dir/\"")));
     assert!(html.contains("/uri/URI:DIR2-RO:cccc:bbbb/"));
+    assert!(html.contains("/uri/URI:DIR2-RO:f:e/"));
     assert!(html.contains("1.5 KiB"));
-    assert!(html.contains("10 s ago"));
+    assert!(html.contains(" s ago"));
 }
 
 #[test]
@@ -80,53 +88,49 @@ fn read_only_directory_has_no_forms() {
 }
 
 #[test]
-fn welcome_page_counts_servers() {
+fn welcome_page_lists_servers() {
     let servers = (0..10)
-        .map(|i| ServerView {
+        .map(|i| view::ServerView {
             nickname: format!("storage-{i}"),
-            server_id: format!("v0-{i:0>52}"),
+            id: format!("v0-{i:0>52}"),
             address: format!("127.0.0.1:{}", 4000 + i),
             connected: i != 3,
-            last_seen: Some(100.0),
-            available_space: Some(1 << 30),
+            last_seen: Some(now() - 90.0),
         })
         .collect();
-    let v = WelcomeView {
+    let v = view::WelcomeView {
         nickname: "demo-client".into(),
         node_id: "v0-abc".into(),
-        versions: vec![("lafs".into(), VERSION.into())],
+        version: "lafs/0.1.0".into(),
         servers,
-        needed: 3,
-        total: 10,
-        now: 160.0,
-        ..Default::default()
+        introducers: vec![],
     };
     let (status, _, html) = body(welcome_page(&v));
     assert_eq!(status, StatusCode::OK);
     assert_eq!(html.matches("<tr class=\"server\">").count(), 10);
     assert!(html.contains("data-count=\"9\""));
-    assert!(html.contains("9.0 GiB"));
     assert!(html.contains("1 min ago"));
-    assert!(html.contains("3-of-10"));
+    assert!(html.contains("lafs/0.1.0"));
 }
 
 #[test]
 fn info_status_and_error_pages_render() {
-    let info = FileInfoView {
-        name: "a.txt".into(),
-        kind: ChildKind::MutableFile,
-        format: Some("MDMF".into()),
+    let info = view::FileInfoView {
+        cap: "URI:MDMF:w:y".into(),
+        readonly_cap: "URI:MDMF-RO:x:y".into(),
+        verify_cap: "URI:MDMF-Verifier:v:y".into(),
+        storage_index: "si".into(),
+        format: "MDMF".into(),
+        is_dir: false,
+        mutable: true,
         size: Some(5),
-        caps: vec![("Read-only cap".into(), "URI:MDMF-RO:x:y".into())],
-        download_url: Some("/uri/URI:MDMF-RO:x:y".into()),
-        check_url: Some("/uri/URI:MDMF-RO:x:y?t=check".into()),
-        ..Default::default()
     };
     let (s, _, html) = body(file_info_page(&info));
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("URI:MDMF-RO:x:y") && html.contains("mutable file"));
-    let st = StatusView {
-        operations: vec![OperationView {
+    assert!(html.contains("Read-write cap") && html.contains("/uri/URI:MDMF:w:y?t=check"));
+    let st = StatusModel {
+        operations: vec![OperationModel {
             kind: "upload".into(),
             target: "big.iso".into(),
             progress: 0.425,

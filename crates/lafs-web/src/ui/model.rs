@@ -7,17 +7,18 @@
 //! from one clock.
 
 use super::encode_segment;
+use crate::view;
 
 /// `GET /`: who this node is and what it is connected to.
 #[derive(Debug, Clone, Default)]
-pub struct WelcomeView {
+pub struct WelcomeModel {
     pub nickname: String,
     /// `v0-…` (the node's public key id), shown under the nickname.
     pub node_id: String,
     /// ("lafs", "0.1.0"), ("Tahoe-LAFS compatible", "1.20"), …
     pub versions: Vec<(String, String)>,
-    pub introducers: Vec<IntroducerView>,
-    pub servers: Vec<ServerView>,
+    pub introducers: Vec<IntroducerModel>,
+    pub servers: Vec<ServerModel>,
     /// This node's own storage server, when it runs one.
     pub storage: Option<StorageUsage>,
     /// The client's encoding, shown as "k-of-N".
@@ -29,7 +30,7 @@ pub struct WelcomeView {
 /// One introducer the node subscribes to. `address` must not contain the
 /// introducer's secret (show host:port, not the full FURL/NURL).
 #[derive(Debug, Clone, Default)]
-pub struct IntroducerView {
+pub struct IntroducerModel {
     pub address: String,
     pub connected: bool,
     /// When the connection last changed state.
@@ -38,7 +39,7 @@ pub struct IntroducerView {
 
 /// One storage server as the client sees it.
 #[derive(Debug, Clone, Default)]
-pub struct ServerView {
+pub struct ServerModel {
     pub nickname: String,
     /// `v0-…` server id.
     pub server_id: String,
@@ -56,7 +57,7 @@ pub struct StorageUsage {
     pub available: Option<u64>,
 }
 
-impl WelcomeView {
+impl WelcomeModel {
     pub fn connected_count(&self) -> usize {
         self.servers.iter().filter(|s| s.connected).count()
     }
@@ -131,7 +132,7 @@ impl ChildKind {
 
 /// One row of a directory listing.
 #[derive(Debug, Clone, Default)]
-pub struct ChildView {
+pub struct ChildModel {
     pub name: String,
     pub kind: ChildKind,
     pub size: Option<u64>,
@@ -145,7 +146,7 @@ pub struct ChildView {
 
 /// `GET /uri/$DIRCAP/a/b/`: one directory.
 #[derive(Debug, Clone, Default)]
-pub struct DirectoryView {
+pub struct DirectoryModel {
     /// The cap the URL starts with (the root of `path`), as it appears in
     /// the URL the browser asked for (write cap if it was one).
     pub root_cap: String,
@@ -155,11 +156,11 @@ pub struct DirectoryView {
     pub writable: bool,
     /// `/uri/$READCAP/` of this directory.
     pub readonly_url: String,
-    pub children: Vec<ChildView>,
+    pub children: Vec<ChildModel>,
     pub now: f64,
 }
 
-impl DirectoryView {
+impl DirectoryModel {
     /// `/uri/$ROOT/a/b` (no trailing slash): forms post here.
     pub fn base_url(&self) -> String {
         let mut u = format!("/uri/{}", encode_segment(&self.root_cap));
@@ -172,7 +173,7 @@ impl DirectoryView {
 
     /// A child's URL, through this directory's path (so a writable
     /// directory's writable children stay writable).
-    pub fn child_url(&self, c: &ChildView) -> String {
+    pub fn child_url(&self, c: &ChildModel) -> String {
         format!("{}/{}", self.base_url(), encode_segment(&c.name))
     }
 
@@ -199,7 +200,7 @@ impl DirectoryView {
 
 /// `?t=info` for a file or directory.
 #[derive(Debug, Clone, Default)]
-pub struct FileInfoView {
+pub struct FileInfoModel {
     pub name: String,
     pub kind: ChildKind,
     /// "CHK", "LIT", "SDMF", "MDMF", …
@@ -245,7 +246,7 @@ impl OperationState {
 
 /// One upload, download, check… for `/status`.
 #[derive(Debug, Clone, Default)]
-pub struct OperationView {
+pub struct OperationModel {
     /// "upload", "download", "deep-check", …
     pub kind: String,
     /// What it works on: a file name or a storage index (never a cap).
@@ -258,7 +259,7 @@ pub struct OperationView {
     pub state: OperationState,
 }
 
-impl OperationView {
+impl OperationModel {
     pub fn percent(&self) -> u8 {
         let p = if self.progress.is_finite() {
             self.progress.clamp(0.0, 1.0)
@@ -271,15 +272,141 @@ impl OperationView {
 
 /// `GET /status`.
 #[derive(Debug, Clone, Default)]
-pub struct StatusView {
-    pub operations: Vec<OperationView>,
+pub struct StatusModel {
+    pub operations: Vec<OperationModel>,
     pub now: f64,
 }
 
-impl StatusView {
+impl StatusModel {
     pub fn any_active(&self) -> bool {
         self.operations
             .iter()
             .any(|o| o.state == OperationState::Running)
+    }
+}
+
+/// Now, as Unix seconds (0 if the clock is before 1970).
+pub(crate) fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// `/uri/$CAP`, with a trailing slash for directories (so relative links
+/// inside a listing resolve below it).
+fn cap_url(cap: &str, dir: bool) -> String {
+    format!("/uri/{}{}", encode_segment(cap), if dir { "/" } else { "" })
+}
+
+impl WelcomeModel {
+    /// From the API's view of the node.
+    pub fn from_view(v: &view::WelcomeView, now: f64) -> Self {
+        WelcomeModel {
+            nickname: v.nickname.clone(),
+            node_id: v.node_id.clone(),
+            versions: vec![("Version".to_string(), v.version.clone())],
+            introducers: v
+                .introducers
+                .iter()
+                .map(|i| IntroducerModel {
+                    address: i.address.clone(),
+                    connected: i.connected,
+                    since: i.last_seen,
+                })
+                .collect(),
+            servers: v
+                .servers
+                .iter()
+                .map(|s| ServerModel {
+                    nickname: s.nickname.clone(),
+                    server_id: s.id.clone(),
+                    address: s.address.clone(),
+                    connected: s.connected,
+                    last_seen: s.last_seen,
+                    available_space: None,
+                })
+                .collect(),
+            storage: None,
+            needed: 0,
+            total: 0,
+            now,
+        }
+    }
+}
+
+impl DirectoryModel {
+    /// From the API's listing.
+    pub fn from_view(v: &view::DirectoryView, now: f64) -> Self {
+        DirectoryModel {
+            root_cap: v.root_cap.clone(),
+            path: v.path.clone(),
+            writable: v.writable,
+            readonly_url: cap_url(&v.readonly_cap, true),
+            children: v
+                .children
+                .iter()
+                .map(|c| {
+                    let kind = match c.kind {
+                        view::ChildKind::Dir => ChildKind::Dir,
+                        view::ChildKind::File if c.mutable => ChildKind::MutableFile,
+                        view::ChildKind::File => ChildKind::File,
+                        _ => ChildKind::Unknown,
+                    };
+                    ChildModel {
+                        name: c.name.clone(),
+                        kind,
+                        size: c.size,
+                        writable: !c.readonly_cap.is_empty() && c.cap != c.readonly_cap,
+                        readonly_url: (!c.readonly_cap.is_empty())
+                            .then(|| cap_url(&c.readonly_cap, kind.is_dir())),
+                        mtime: c.modified,
+                    }
+                })
+                .collect(),
+            now,
+        }
+    }
+}
+
+impl FileInfoModel {
+    /// From the API's `t=info` view.
+    pub fn from_view(v: &view::FileInfoView) -> Self {
+        let kind = if v.is_dir {
+            ChildKind::Dir
+        } else if v.mutable {
+            ChildKind::MutableFile
+        } else {
+            ChildKind::File
+        };
+        let mut caps = Vec::new();
+        if v.cap != v.readonly_cap {
+            caps.push(("Read-write cap".to_string(), v.cap.clone()));
+        }
+        if !v.readonly_cap.is_empty() {
+            caps.push(("Read-only cap".to_string(), v.readonly_cap.clone()));
+        }
+        if !v.verify_cap.is_empty() {
+            caps.push(("Verify cap".to_string(), v.verify_cap.clone()));
+        }
+        let name = match (v.is_dir, v.mutable) {
+            (true, _) => "Directory",
+            (false, true) => "Mutable file",
+            (false, false) => "File",
+        };
+        FileInfoModel {
+            name: name.to_string(),
+            kind,
+            format: (!v.format.is_empty()).then(|| v.format.clone()),
+            size: v.size,
+            storage_index: (!v.storage_index.is_empty()).then(|| v.storage_index.clone()),
+            caps,
+            download_url: (!v.is_dir).then(|| cap_url(&v.cap, false)),
+            open_url: v.is_dir.then(|| cap_url(&v.cap, true)),
+            parent_url: None,
+            // LIT files have no shares to check.
+            check_url: (!v.storage_index.is_empty())
+                .then(|| format!("{}?t=check", cap_url(&v.cap, false))),
+        }
     }
 }
