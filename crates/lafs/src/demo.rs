@@ -236,18 +236,18 @@ pub fn run(a: DemoArgs) -> Result<()> {
 fn print_banner(root: &Path, client: &Path, url: &str, temporary: bool, started: Instant) {
     let c = client.display();
     println!(
-        "lafs demo: a local grid is up in {1:.1} s ({0})\n\
+        "lafs demo: a local grid is up in {secs:.1} s ({kind})\n\
          \n  Web UI:     {url}\n\
          \n  Try it:     echo hello > hello.txt\n\
          \x20             lafs put -d {c} hello.txt          # prints URI:CHK:…\n\
          \x20             lafs get -d {c} URI:CHK:… copy.txt\n\
          \x20             tahoe -d {c} ls URI:DIR2:…          # Python Tahoe works too\n\
-         \n  Grid:       {}{}\n\
+         \n  Grid:       {grid}{note}\n\
          \n  Press Ctrl-C to stop.",
-        if temporary { "temporary" } else { "kept" },
-        started.elapsed().as_secs_f64(),
-        root.display(),
-        if temporary {
+        kind = if temporary { "temporary" } else { "kept" },
+        secs = started.elapsed().as_secs_f64(),
+        grid = root.display(),
+        note = if temporary {
             " (removed on exit; use --dir D to keep it)"
         } else {
             ""
