@@ -1,3 +1,196 @@
-//! Provisional skeleton (wip-ui): replaced by wip-web's crate root on merge.
+//! Tahoe-LAFS's web API ("WAPI", `docs/frontends/webapi.rst`, spec §10)
+//! and the web UI of a lafs client node, over axum.
+//!
+//! ## What it owns
+//!
+//! * [`router`]: every path of Tahoe 1.20's web server — `/uri`,
+//!   `/uri/$CAP[/path]`, `/named/…`, `/operations/$HANDLE`, `/status`,
+//!   `/statistics`, `/` — dispatching on method and `t=`;
+//! * the mapping of client errors to Tahoe's status codes and texts, in one
+//!   place ([`error`]);
+//! * the web endpoint (`[node] web.port`, [`endpoint`]) and `NODEDIR/node.url`;
+//! * [`ui`]: the HTML pages (filled in by the web-UI work), fed with plain
+//!   [`view`] structs so pages never talk to storage.
+//!
+//! ## What it must never do
+//!
+//! Hold a whole file in memory (uploads spool to a temporary file because
+//! the convergent key needs a first pass, downloads stream); put a cap in
+//! a `Referer` (every response says `Referrer-Policy: no-referrer`); listen
+//! beyond loopback unless `web.port` asks for it; panic on any request.
+//!
+//! ## Data flow
+//!
+//! ```text
+//! HTTP request ─► router ─► parse cap + path + query (t=, replace=, format=…)
+//!              ─► lafs_client (upload / download / dirnode / mutable)
+//!              ─► JSON, plain text, bytes (streamed) or ui::*_page(view)
+//! ```
+
+pub mod endpoint;
+pub mod error;
+mod handlers;
 pub mod ui;
 pub mod view;
+
+use axum::http::{header, HeaderValue};
+use axum::routing::{any, get};
+use axum::Router;
+use lafs_client::{Grid, StorageClient, UploadOptions};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use endpoint::{write_node_url, WebPort, WebPortError};
+pub use error::WebError;
+
+/// Who this node is, for `/`, `/?t=json` and `/status`.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct NodeInfo {
+    /// tahoe.cfg `[node] nickname`.
+    pub nickname: String,
+    /// `v0-…` node id, empty when the node has no signing key.
+    pub node_id: String,
+    /// The node directory, if it has one.
+    pub nodedir: Option<PathBuf>,
+}
+
+impl NodeInfo {
+    /// A node called `nickname` with no id and no directory.
+    pub fn new(nickname: impl Into<String>) -> Self {
+        NodeInfo {
+            nickname: nickname.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Everything a handler needs: the grid, upload parameters, node identity
+/// and the table of running operations. Cheap to clone (one `Arc`).
+pub struct AppState<C> {
+    inner: Arc<Inner<C>>,
+}
+
+struct Inner<C> {
+    node: NodeInfo,
+    // The introducer swaps in new grids as servers come and go; handlers
+    // take a snapshot per request.
+    grid: RwLock<Arc<Grid<C>>>,
+    upload: UploadOptions,
+}
+
+impl<C> Clone for AppState<C> {
+    fn clone(&self) -> Self {
+        AppState {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for AppState<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("node", &self.inner.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: StorageClient> AppState<C> {
+    /// State over `grid`, uploading with `upload` (k/happy/N, convergence).
+    pub fn new(node: NodeInfo, grid: Arc<Grid<C>>, upload: UploadOptions) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                node,
+                grid: RwLock::new(grid),
+                upload,
+            }),
+        }
+    }
+
+    /// This node's identity.
+    pub fn node(&self) -> &NodeInfo {
+        &self.inner.node
+    }
+
+    /// The current grid (a snapshot).
+    pub fn grid(&self) -> Arc<Grid<C>> {
+        match self.inner.grid.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replace the grid (servers came or went).
+    pub fn set_grid(&self, g: Arc<Grid<C>>) {
+        match self.inner.grid.write() {
+            Ok(mut w) => *w = g,
+            Err(p) => *p.into_inner() = g,
+        }
+    }
+
+    /// Upload parameters and key mode.
+    pub fn upload_options(&self) -> &UploadOptions {
+        &self.inner.upload
+    }
+
+    /// What the welcome page shows.
+    pub fn welcome(&self) -> view::WelcomeView {
+        let grid = self.grid();
+        view::WelcomeView {
+            nickname: self.inner.node.nickname.clone(),
+            node_id: self.inner.node.node_id.clone(),
+            version: version_string(),
+            servers: grid
+                .servers()
+                .iter()
+                .map(|s| view::ServerView {
+                    id: s.id.clone(),
+                    nickname: String::new(),
+                    connected: true,
+                    last_seen: None,
+                    address: String::new(),
+                })
+                .collect(),
+            introducers: Vec::new(),
+        }
+    }
+}
+
+/// `lafs/VERSION`, as `/?t=json` and the welcome page show it.
+pub fn version_string() -> String {
+    format!("lafs/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The whole web server: the API routes, the UI's own routes, and the
+/// headers every response carries.
+pub fn router<C: StorageClient>(state: AppState<C>) -> Router {
+    Router::new()
+        .route("/", get(handlers::root::<C>))
+        .route("/uri", any(handlers::uri_root::<C>))
+        .route("/uri/", any(handlers::uri_root::<C>))
+        .route("/uri/{*rest}", any(handlers::uri_path::<C>))
+        .route("/named/{*rest}", any(handlers::uri_path::<C>))
+        .route("/statistics", get(handlers::statistics::<C>))
+        .route("/status", get(handlers::status::<C>))
+        .route("/status/", get(handlers::status::<C>))
+        .route("/operations/{handle}", any(handlers::operation::<C>))
+        .merge(ui::routes::<C>())
+        .fallback(handlers::not_found)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .with_state(state)
+}
+
+/// Serve `router(state)` on `listener` until `shutdown` resolves.
+pub async fn serve<C: StorageClient>(
+    listener: tokio::net::TcpListener,
+    state: AppState<C>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -30,10 +30,12 @@ use std::borrow::Borrow;
 use askama::Template;
 
 use crate::view;
+use crate::AppState;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use lafs_client::StorageClient;
 
 pub use model::{
     ChildKind, ChildModel, DirectoryModel, FileInfoModel, IntroducerModel, OperationModel,
@@ -48,9 +50,11 @@ const CSS: &str = include_str!("../../static/lafs.css");
 const JS: &str = include_str!("../../static/lafs.js");
 const FAVICON: &str = include_str!("../../static/favicon.svg");
 
-/// Pages and files only the UI has: `/static/*`. Generic over the router
-/// state so the API crate can merge it into its own `Router<AppState>`.
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// Pages and files only the UI has: `/static/*` (and `/favicon.ico`). It
+/// claims no path the API owns (`/`, `/uri…`, `/named…`, `/status`,
+/// `/statistics`, `/operations…`): the API dispatches those on `t=` and
+/// calls the page functions below.
+pub fn routes<C: StorageClient>() -> Router<AppState<C>> {
     Router::new()
         .route(
             "/static/lafs.css",
@@ -126,16 +130,12 @@ fn page<T: Template>(status: StatusCode, t: &T) -> Response {
             r
         }
         Err(e) => {
-            log_render_error(&e);
+            // Only a template bug gets here; the message could quote page
+            // data (names, caps), so it goes to the log, not the browser.
+            tracing::error!(error = %e, "template rendering failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
         }
     }
-}
-
-/// Template errors are programming errors; they go to stderr rather than to
-/// the browser (the message could quote page data).
-fn log_render_error(e: &askama::Error) {
-    eprintln!("lafs-web: template rendering failed: {e}");
 }
 
 #[derive(Template)]

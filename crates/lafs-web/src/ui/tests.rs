@@ -151,7 +151,7 @@ fn static_assets_are_served() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let app: Router = routes();
+    let app: Router = routes::<lafs_client::LocalClient>().with_state(test_state());
     for (path, ct) in [
         ("/static/lafs.css", "text/css"),
         ("/static/lafs.js", "text/javascript"),
@@ -184,4 +184,17 @@ fn helpers() {
     assert_eq!(short("v0-abcdefghijklmnopqrstuvwxyz"), "v0-abcdefghi…wxyz");
     assert_eq!(encode_segment("a b/ü"), "a%20b%2F%C3%BC");
     assert_eq!(encode_segment("URI:DIR2:x"), "URI:DIR2:x");
+}
+
+/// An empty grid: enough state for routes that never touch storage.
+fn test_state() -> crate::AppState<lafs_client::LocalClient> {
+    let grid = lafs_client::Grid::new(Vec::new(), lafs_client::LeaseSecret::new(vec![7; 32]));
+    crate::AppState::new(
+        crate::NodeInfo::new("ui-test"),
+        std::sync::Arc::new(grid),
+        lafs_client::UploadOptions::convergent(lafs_format::keys::ConvergenceSecret::new(vec![
+            1;
+            16
+        ])),
+    )
 }
