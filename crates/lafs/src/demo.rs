@@ -20,7 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use ini::Ini;
 use tokio::sync::watch;
 
@@ -269,20 +269,35 @@ async fn bind_web(client_dir: &Path, port: u16) -> Result<WebListener> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("binding the web UI on 127.0.0.1:{port}"))?;
-    let url = format!("http://127.0.0.1:{}/", listener.local_addr()?.port());
     // Tahoe's CLI finds the web API through NODEDIR/node.url.
-    std::fs::write(client_dir.join("node.url"), format!("{url}\n")).context("writing node.url")?;
+    let url =
+        lafs_web::write_node_url(client_dir, listener.local_addr()?).context("writing node.url")?;
     Ok(WebListener { listener, url })
 }
 
 /// Serve the client's web API and UI until `shutdown`.
 async fn serve_web(
-    _client_dir: PathBuf,
+    client_dir: PathBuf,
     web: WebListener,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    // Placeholder until the web API lands: hold the port.
-    let _l = web.listener;
-    shutdown.await;
-    Ok(())
+    let client = create_client::load(&create_client::ClientSource {
+        node_directory: Some(client_dir.clone()),
+        servers: None,
+    })?;
+    let key = match client.convergence {
+        Some(c) => lafs_client::KeyMode::Convergent(c),
+        None => bail!("the demo client has no convergence secret"),
+    };
+    let upload = lafs_client::UploadOptions {
+        params: client.params,
+        key,
+        progress: None,
+    };
+    let mut info = lafs_web::NodeInfo::new("demo-client");
+    info.nodedir = Some(client_dir);
+    let state = lafs_web::AppState::new(info, std::sync::Arc::new(client.grid), upload);
+    lafs_web::serve(web.listener, state, shutdown)
+        .await
+        .context("serving the web UI")
 }

@@ -62,6 +62,11 @@ impl WelcomeModel {
         self.servers.iter().filter(|s| s.connected).count()
     }
 
+    /// Whether any server reported its free space.
+    pub fn knows_free_space(&self) -> bool {
+        self.servers.iter().any(|s| s.available_space.is_some())
+    }
+
     /// Free space summed over connected servers that told us theirs.
     pub fn free_space_text(&self) -> String {
         let known: Vec<u64> = self
@@ -158,6 +163,19 @@ pub struct DirectoryModel {
     pub readonly_url: String,
     pub children: Vec<ChildModel>,
     pub now: f64,
+}
+
+/// The broker names servers "v0-… (nickname)" when servers.yaml gives a
+/// nickname; show the two apart when the view has no separate nickname.
+fn split_id(id: &str, nickname: &str) -> (String, String) {
+    if nickname.is_empty() {
+        if let Some((a, b)) = id.split_once(" (") {
+            if let Some(n) = b.strip_suffix(')') {
+                return (a.to_string(), n.to_string());
+            }
+        }
+    }
+    (id.to_string(), nickname.to_string())
 }
 
 impl DirectoryModel {
@@ -318,13 +336,16 @@ impl WelcomeModel {
             servers: v
                 .servers
                 .iter()
-                .map(|s| ServerModel {
-                    nickname: s.nickname.clone(),
-                    server_id: s.id.clone(),
-                    address: s.address.clone(),
-                    connected: s.connected,
-                    last_seen: s.last_seen,
-                    available_space: None,
+                .map(|s| {
+                    let (id, nick) = split_id(&s.id, &s.nickname);
+                    ServerModel {
+                        nickname: nick,
+                        server_id: id,
+                        address: s.address.clone(),
+                        connected: s.connected,
+                        last_seen: s.last_seen,
+                        available_space: None,
+                    }
                 })
                 .collect(),
             storage: None,
@@ -333,6 +354,19 @@ impl WelcomeModel {
             now,
         }
     }
+}
+
+/// The broker names servers "v0-… (nickname)" when servers.yaml gives a
+/// nickname; show the two apart when the view has no separate nickname.
+fn split_id(id: &str, nickname: &str) -> (String, String) {
+    if nickname.is_empty() {
+        if let Some((a, b)) = id.split_once(" (") {
+            if let Some(n) = b.strip_suffix(')') {
+                return (a.to_string(), n.to_string());
+            }
+        }
+    }
+    (id.to_string(), nickname.to_string())
 }
 
 impl DirectoryModel {
