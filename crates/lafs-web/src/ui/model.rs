@@ -165,19 +165,6 @@ pub struct DirectoryModel {
     pub now: f64,
 }
 
-/// The broker names servers "v0-… (nickname)" when servers.yaml gives a
-/// nickname; show the two apart when the view has no separate nickname.
-fn split_id(id: &str, nickname: &str) -> (String, String) {
-    if nickname.is_empty() {
-        if let Some((a, b)) = id.split_once(" (") {
-            if let Some(n) = b.strip_suffix(')') {
-                return (a.to_string(), n.to_string());
-            }
-        }
-    }
-    (id.to_string(), nickname.to_string())
-}
-
 impl DirectoryModel {
     /// `/uri/$ROOT/a/b` (no trailing slash): forms post here.
     pub fn base_url(&self) -> String {
