@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The W3C element reference key.
-const ELEMENT: &str = "element-6066-11e4-a52f-4a5d9b8f0a3c";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Find an executable on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
@@ -43,8 +43,34 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&[u8]>) -> (u16, V
     );
     s.write_all(head.as_bytes()).expect("write");
     s.write_all(body).expect("write body");
+    // chromedriver may keep the connection open despite `Connection:
+    // close`, so read exactly the head and Content-Length bytes (or to EOF
+    // for chunked bodies, which end with a zero chunk).
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            match len {
+                Some(len) if raw.len() >= end + 4 + len => break,
+                None if head.contains("transfer-encoding: chunked")
+                    && raw.ends_with(b"0\r\n\r\n") =>
+                {
+                    break
+                }
+                _ => {}
+            }
+        }
+    }
     parse_response(&raw)
 }
 
