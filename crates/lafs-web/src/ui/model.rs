@@ -149,6 +149,14 @@ pub struct ChildModel {
     pub mtime: Option<f64>,
 }
 
+impl ChildModel {
+    /// A directory or mutable file we hold only a read cap for (immutable
+    /// files are read-only by nature: no tag for them).
+    pub fn read_only_mutable(&self) -> bool {
+        !self.writable && matches!(self.kind, ChildKind::Dir | ChildKind::MutableFile)
+    }
+}
+
 /// `GET /uri/$DIRCAP/a/b/`: one directory.
 #[derive(Debug, Clone, Default)]
 pub struct DirectoryModel {
