@@ -60,16 +60,22 @@ struct Entry {
     ann: Ann,
 }
 
-#[derive(Deserialize)]
-struct Ann {
+/// The fields of a storage announcement (`ann`) the client uses; the
+/// same dict arrives from servers.yaml, the introducer and its cache.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct Ann {
+    /// `nickname`.
     #[serde(default)]
-    nickname: Option<String>,
+    pub nickname: Option<String>,
+    /// `anonymous-storage-FURL` (its tub id seeds leases, §9.3).
     #[serde(rename = "anonymous-storage-FURL", default)]
-    furl: Option<String>,
+    pub furl: Option<String>,
+    /// `anonymous-storage-NURLs` (the first one is used).
     #[serde(rename = "anonymous-storage-NURLs", default)]
-    nurls: Vec<String>,
+    pub nurls: Vec<String>,
+    /// `permutation-seed-base32`.
     #[serde(rename = "permutation-seed-base32", default)]
-    permutation_seed: Option<String>,
+    pub permutation_seed: Option<String>,
 }
 
 /// Permutation seed of a server (spec §2.6).
@@ -90,39 +96,51 @@ pub fn furl_tub_id(furl: &str) -> Option<ServerId20> {
     base32::decode_array::<20>(tub).ok().map(ServerId20)
 }
 
+/// One HTTPS server from its id and announcement (connection-less: the
+/// client connects on first use).
+pub fn server_from_ann(id: &str, ann: &Ann) -> Result<GridServer<HttpClient>, BrokerError> {
+    let lease_seed = ann
+        .furl
+        .as_deref()
+        .and_then(furl_tub_id)
+        .ok_or_else(|| BrokerError::TubId(id.to_string()))?;
+    let first = ann
+        .nurls
+        .first()
+        .ok_or_else(|| BrokerError::NoNurl(id.to_string()))?;
+    let nurl = Nurl::parse(first).map_err(|er| BrokerError::Nurl(id.to_string(), er))?;
+    let client = HttpClient::new(nurl).map_err(|er| BrokerError::Client(id.to_string(), er))?;
+    let name = match &ann.nickname {
+        Some(n) if !n.is_empty() => format!("{id} ({n})"),
+        _ => id.to_string(),
+    };
+    Ok(GridServer {
+        permutation_seed: permutation_seed(id, ann.permutation_seed.as_deref()),
+        id: name,
+        lease_seed,
+        client,
+    })
+}
+
+/// The servers of a servers.yaml, each with its id (the YAML key).
+pub fn servers_from_yaml(yaml: &str) -> Result<Vec<(String, GridServer<HttpClient>)>, BrokerError> {
+    let f: File = serde_saphyr::from_str(yaml).map_err(|e| BrokerError::Yaml(e.to_string()))?;
+    f.storage
+        .into_iter()
+        .map(|(id, e)| server_from_ann(&id, &e.ann).map(|s| (id, s)))
+        .collect()
+}
+
 /// Parse servers.yaml into `(id, nickname, nurl, lease seed, permutation seed)`
 /// entries, then connect-less HTTPS clients.
 pub fn grid_from_servers_yaml(
     yaml: &str,
     lease_secret: LeaseSecret,
 ) -> Result<Grid<HttpClient>, BrokerError> {
-    let f: File = serde_saphyr::from_str(yaml).map_err(|e| BrokerError::Yaml(e.to_string()))?;
-    let mut servers = Vec::new();
-    for (id, e) in f.storage {
-        let lease_seed = e
-            .ann
-            .furl
-            .as_deref()
-            .and_then(furl_tub_id)
-            .ok_or_else(|| BrokerError::TubId(id.clone()))?;
-        let first = e
-            .ann
-            .nurls
-            .first()
-            .ok_or_else(|| BrokerError::NoNurl(id.clone()))?;
-        let nurl = Nurl::parse(first).map_err(|er| BrokerError::Nurl(id.clone(), er))?;
-        let client = HttpClient::new(nurl).map_err(|er| BrokerError::Client(id.clone(), er))?;
-        let name = match &e.ann.nickname {
-            Some(n) if !n.is_empty() => format!("{id} ({n})"),
-            _ => id.clone(),
-        };
-        servers.push(GridServer {
-            permutation_seed: permutation_seed(&id, e.ann.permutation_seed.as_deref()),
-            id: name,
-            lease_seed,
-            client,
-        });
-    }
+    let servers = servers_from_yaml(yaml)?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     Ok(Grid::new(servers, lease_secret))
 }
 

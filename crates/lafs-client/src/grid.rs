@@ -62,6 +62,16 @@ impl<C> Grid<C> {
         }
     }
 
+    /// A grid of servers already shared with another grid: a new grid
+    /// built when the server set changes keeps the `Arc`s (and so the
+    /// connection pools) of the servers that did not change.
+    pub fn from_shared(servers: Vec<Arc<GridServer<C>>>, lease_secret: LeaseSecret) -> Self {
+        Grid {
+            servers,
+            lease_secret,
+        }
+    }
+
     /// All servers in configuration order.
     pub fn servers(&self) -> &[Arc<GridServer<C>>] {
         &self.servers

@@ -457,6 +457,25 @@ pub async fn serve(
     storage: HttpStorage,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_with(listener, tls, shutdown, move |req| {
+        let storage = storage.clone();
+        async move { storage.handle(req).await }
+    })
+    .await;
+}
+
+/// The TLS accept loop behind [`serve`], for any request handler (the
+/// introducer serves its own endpoints with it): bounded connections,
+/// bounded handshakes, HTTP/1.1, every connection aborted at shutdown.
+pub async fn serve_with<H, F>(
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    shutdown: impl Future<Output = ()>,
+    handler: H,
+) where
+    H: Fn(Request<hyper::body::Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Resp> + Send + 'static,
+{
     let acceptor = TlsAcceptor::from(Arc::new(tls));
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut conns = tokio::task::JoinSet::new();
@@ -480,7 +499,7 @@ pub async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
-        let storage = storage.clone();
+        let handler = handler.clone();
         conns.spawn(async move {
             let _permit = permit;
             let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
@@ -493,8 +512,8 @@ pub async fn serve(
                 Err(_) => return,
             };
             let svc = hyper::service::service_fn(move |req| {
-                let storage = storage.clone();
-                async move { Ok::<_, std::convert::Infallible>(storage.handle(req).await) }
+                let fut = handler(req);
+                async move { Ok::<_, std::convert::Infallible>(fut.await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)

@@ -15,6 +15,13 @@ pub enum AdminCommand {
         /// The node directory.
         nodedir: PathBuf,
     },
+    /// List the storage servers a client node knows: its static
+    /// `private/servers.yaml` plus what its introducers announce (one line
+    /// per server: id and nickname; no secrets).
+    Servers {
+        /// The client node directory.
+        nodedir: PathBuf,
+    },
 }
 
 /// Run an admin command.
@@ -23,6 +30,16 @@ pub fn run(cmd: AdminCommand) -> Result<()> {
         AdminCommand::Announcement { nodedir } => {
             let node = Node::load(&nodedir)?;
             print!("{}", announcement_yaml(&node)?);
+            Ok(())
+        }
+        AdminCommand::Servers { nodedir } => {
+            let client = crate::create_client::load(&crate::create_client::ClientSource {
+                node_directory: Some(nodedir),
+                servers: None,
+            })?;
+            for s in client.grid.servers() {
+                println!("{}", s.id);
+            }
             Ok(())
         }
     }

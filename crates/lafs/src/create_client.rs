@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use ini::Ini;
+use lafs_client::broker::servers_from_yaml;
 use lafs_client::{grid_from_servers_yaml, Grid, HttpClient, LeaseSecret};
 use lafs_format::base32;
 use lafs_format::chk::EncodingParams;
@@ -156,11 +157,29 @@ pub fn load(src: &ClientSource) -> Result<Client> {
         .clone()
         .or(default_servers)
         .context("give --servers FILE or -d NODEDIR")?;
-    let yaml =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let grid = grid_from_servers_yaml(&yaml, LeaseSecret::new(lease))?;
+    let lease = LeaseSecret::new(lease);
+    // Servers learnt through introducers join the static ones (which win).
+    let introduced = match &src.node_directory {
+        Some(d) => crate::introducer::fetch_servers(d)?,
+        None => None,
+    };
+    let yaml = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && introduced.is_some() => {
+            "storage: {}\n".to_string()
+        }
+        r => r.with_context(|| format!("reading {}", path.display()))?,
+    };
+    let grid = match introduced {
+        Some(anns) => {
+            lafs_introducer::GridTracker::new(lease, servers_from_yaml(&yaml)?).update(&anns)
+        }
+        None => grid_from_servers_yaml(&yaml, lease)?,
+    };
     if grid.servers().is_empty() {
-        bail!("{} lists no storage servers", path.display());
+        bail!(
+            "no storage servers: {} lists none and no introducer announced any",
+            path.display()
+        );
     }
     Ok(Client {
         grid,

@@ -49,11 +49,16 @@ pub struct CreateNodeArgs {
     /// directory, whose mutable shares and leases are bound to its tub id.
     #[arg(long)]
     pub tub_id: Option<String>,
+    /// The introducer to announce to and learn servers from (its
+    /// `pb://…#v=1` URL, see `lafs create-introducer`); written to
+    /// `private/introducers.yaml` as petname `default`, as Tahoe does.
+    #[arg(long)]
+    pub introducer: Option<String>,
     /// The node directory to create.
     pub nodedir: PathBuf,
 }
 
-fn write_secret(path: &Path, contents: &str) -> Result<()> {
+pub(crate) fn write_secret(path: &Path, contents: &str) -> Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -68,11 +73,33 @@ fn write_secret(path: &Path, contents: &str) -> Result<()> {
     Ok(())
 }
 
-fn free_port(addr: &str) -> Result<u16> {
+pub(crate) fn free_port(addr: &str) -> Result<u16> {
     let l = std::net::TcpListener::bind((addr, 0))
         .or_else(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
         .context("finding a free port")?;
     Ok(l.local_addr()?.port())
+}
+
+/// Create `NODEDIR/private` (mode 0700).
+pub(crate) fn make_private_dir(dir: &Path) -> Result<PathBuf> {
+    let private = dir.join("private");
+    std::fs::create_dir_all(&private).with_context(|| format!("creating {}", private.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(private)
+}
+
+/// The default listen address: loopback for a loopback hostname, else all.
+pub(crate) fn listen_address(hostname: &str, explicit: Option<&str>) -> String {
+    let loopback = matches!(hostname, "127.0.0.1" | "localhost" | "::1");
+    match explicit {
+        Some(a) => a.to_string(),
+        None if loopback => "127.0.0.1".into(),
+        None => "0.0.0.0".into(),
+    }
 }
 
 /// `lafs create-node`.
@@ -93,21 +120,13 @@ pub fn create(a: CreateNodeArgs) -> Result<()> {
         bail!("unknown backend {:?}", a.backend);
     }
     crate::node::parse_size(&a.reserved_space)?;
-    let private = dir.join("private");
-    std::fs::create_dir_all(&private).with_context(|| format!("creating {}", private.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
+    if let Some(u) = &a.introducer {
+        lafs_http::Nurl::parse(u.trim()).context(
+            "--introducer must be a lafs introducer URL pb://PIN@HOST:PORT/SWISSNUM#v=1",
+        )?;
     }
-    let loopback = matches!(a.hostname.as_str(), "127.0.0.1" | "localhost" | "::1");
-    let listen = a.listen_address.clone().unwrap_or_else(|| {
-        if loopback {
-            "127.0.0.1".into()
-        } else {
-            "0.0.0.0".into()
-        }
-    });
+    let private = make_private_dir(dir)?;
+    let listen = listen_address(&a.hostname, a.listen_address.as_deref());
     let port = match a.port {
         Some(p) => p,
         None => free_port(&listen)?,
@@ -147,6 +166,24 @@ pub fn create(a: CreateNodeArgs) -> Result<()> {
         ),
     )?;
     std::fs::write(dir.join("node.pubkey"), format!("pub-v0-{pubkey}\n"))?;
+    // The client half (Tahoe's create-node makes client+storage nodes):
+    // convergence and lease secrets, the node-type marker, introducers.
+    let mut r = [0u8; 32];
+    for name in ["convergence", "secret"] {
+        rng.fill(&mut r)
+            .map_err(|_| anyhow::anyhow!("no randomness"))?;
+        write_secret(&private.join(name), &format!("{}\n", base32::encode(&r)))?;
+    }
+    std::fs::write(
+        dir.join("tahoe-client.tac"),
+        "# lafs client/storage node: `lafs run` reads tahoe.cfg; this file marks the node type\n",
+    )?;
+    if let Some(u) = &a.introducer {
+        write_secret(
+            &private.join("introducers.yaml"),
+            &format!("introducers:\n  default:\n    furl: \"{}\"\n", u.trim()),
+        )?;
+    }
 
     let mut cfg = Ini::new();
     cfg.with_section(Some("node"))

@@ -1,6 +1,7 @@
 //! `lafs demo [--dir D]`: a complete local grid in one process.
 //!
 //! ```text
+//! D/introducer       the introducer (HTTPS); every node below names it
 //! D/storage/s0 … s9   ten storage nodes (`lafs create-node` layout, disk
 //!                     backend, HTTPS on 127.0.0.1, ports fixed at creation)
 //! D/servers.yaml      their announcements (what an introducer would carry)
@@ -86,7 +87,7 @@ fn demo_dir(dir: Option<PathBuf>) -> Result<DemoDir> {
 }
 
 /// Create storage node `i` unless a previous run did.
-fn ensure_storage_node(dir: &Path, i: u16) -> Result<()> {
+fn ensure_storage_node(dir: &Path, i: u16, introducer: &str) -> Result<()> {
     if dir.join("tahoe.cfg").exists() {
         return Ok(());
     }
@@ -100,13 +101,38 @@ fn ensure_storage_node(dir: &Path, i: u16) -> Result<()> {
         reserved_space: "0".into(),
         backend: "disk".into(),
         tub_id: None,
+        introducer: Some(introducer.to_string()),
         nodedir: dir.to_path_buf(),
     })
 }
 
+/// Create the introducer unless a previous run did; returns its URL.
+fn ensure_introducer(dir: &Path) -> Result<String> {
+    if !dir.join("tahoe.cfg").exists() {
+        crate::introducer::create(crate::introducer::CreateIntroducerArgs {
+            hostname: "127.0.0.1".into(),
+            port: None,
+            listen_address: Some("127.0.0.1".into()),
+            nickname: "demo-introducer".into(),
+            nodedir: dir.to_path_buf(),
+        })?;
+    }
+    let p = dir.join("private/introducer.furl");
+    Ok(std::fs::read_to_string(&p)
+        .with_context(|| format!("reading {}", p.display()))?
+        .trim()
+        .to_string())
+}
+
 /// Create the client node (first run), point it at this run's servers, and
 /// give it a web port on loopback.
-fn ensure_client(dir: &Path, servers_yaml: &Path, n: u16, web_port: Option<u16>) -> Result<u16> {
+fn ensure_client(
+    dir: &Path,
+    servers_yaml: &Path,
+    introducer: &str,
+    n: u16,
+    web_port: Option<u16>,
+) -> Result<u16> {
     if !dir.join("tahoe.cfg").exists() {
         // Tahoe's 3-of-10 with happy 7, shrunk for a smaller demo grid.
         let total = n.min(10);
@@ -142,6 +168,11 @@ fn ensure_client(dir: &Path, servers_yaml: &Path, n: u16, web_port: Option<u16>)
     cfg.with_section(Some("node"))
         .set("nickname", "demo-client")
         .set("web.port", format!("tcp:{port}:interface=127.0.0.1"));
+    // Both: the introducer for servers that come later, the static list
+    // (which takes precedence) so the grid is complete from the first
+    // request.
+    cfg.with_section(Some("client"))
+        .set("introducer.furl", introducer);
     cfg.write_to_file(&cfg_path)
         .with_context(|| format!("writing {}", cfg_path.display()))?;
     Ok(port)
@@ -155,6 +186,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
 
     // Node directories first (key generation is the slow part: do it on
     // all cores), then one runtime serves them all.
+    let introducer_dir = root.join("introducer");
+    let furl = ensure_introducer(&introducer_dir)?;
     let storage_dirs: Vec<PathBuf> = (0..a.servers)
         .map(|i| root.join("storage").join(format!("s{i}")))
         .collect();
@@ -162,7 +195,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
         let handles: Vec<_> = storage_dirs
             .iter()
             .zip(0u16..)
-            .map(|(d, i)| s.spawn(move || ensure_storage_node(d, i)))
+            .map(|(d, i)| {
+                let furl = furl.as_str();
+                s.spawn(move || ensure_storage_node(d, i, furl))
+            })
             .collect();
         for h in handles {
             h.join()
@@ -181,7 +217,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let servers_yaml = root.join("servers.yaml");
     std::fs::write(&servers_yaml, &yaml).context("writing servers.yaml")?;
     let client_dir = root.join("client");
-    let web_port = ensure_client(&client_dir, &servers_yaml, a.servers, a.web_port)?;
+    let web_port = ensure_client(&client_dir, &servers_yaml, &furl, a.servers, a.web_port)?;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -196,14 +232,19 @@ pub fn run(a: DemoArgs) -> Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         };
         let mut tasks = tokio::task::JoinSet::new();
-        for n in nodes {
+        {
+            let stop = stopped(stop_rx.clone());
+            tasks.spawn(async move { crate::introducer::serve(&introducer_dir, stop).await });
+        }
+        for (n, dir) in nodes.into_iter().zip(storage_dirs) {
             let listener = n.bind().await.with_context(|| {
                 format!(
                     "storage server {} (another demo on this --dir still running?)",
                     n.nickname
                 )
             })?;
-            tasks.spawn(node::serve(n, listener, stopped(stop_rx.clone())));
+            let stop = stopped(stop_rx.clone());
+            tasks.spawn(async move { node::serve(n, &dir, listener, stop).await });
         }
         let web = bind_web(&client_dir, web_port).await?;
         let url = web.url.clone();
@@ -281,10 +322,17 @@ async fn serve_web(
     web: WebListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let client = create_client::load(&create_client::ClientSource {
-        node_directory: Some(client_dir.clone()),
-        servers: None,
-    })?;
+    // Loading may ask the introducer for announcements on a runtime of its
+    // own: keep it off this one's worker threads.
+    let dir = client_dir.clone();
+    let client = tokio::task::spawn_blocking(move || {
+        create_client::load(&create_client::ClientSource {
+            node_directory: Some(dir),
+            servers: None,
+        })
+    })
+    .await
+    .context("loading the client")??;
     let key = match client.convergence {
         Some(c) => lafs_client::KeyMode::Convergent(c),
         None => bail!("the demo client has no convergence secret"),

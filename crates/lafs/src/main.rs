@@ -11,8 +11,10 @@ mod create_node;
 mod debug;
 mod demo;
 mod get;
+mod introducer;
 mod node;
 mod put;
+mod tahoe_cfg;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
 #[derive(Debug, Parser)]
@@ -35,7 +37,9 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Create a storage node directory (tahoe.cfg, TLS identity, swissnum).
     CreateNode(create_node::CreateNodeArgs),
-    /// Run a node (its HTTPS storage server) until SIGINT/SIGTERM.
+    /// Create an introducer node directory (prints its URL for other nodes).
+    CreateIntroducer(introducer::CreateIntroducerArgs),
+    /// Run a node (its HTTPS storage server, or an introducer) until SIGINT/SIGTERM.
     Run {
         /// The node directory.
         nodedir: std::path::PathBuf,
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Command::Debug(cmd) => debug::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::CreateNode(args) => create_node::run(args),
+        Command::CreateIntroducer(args) => introducer::create(args),
         Command::Run { nodedir } => {
             init_tracing();
             node::run(&nodedir)

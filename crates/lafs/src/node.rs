@@ -20,7 +20,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use ini::Ini;
 use lafs_format::keys::ServerId20;
 use lafs_http::auth::Swissnum;
 use lafs_http::tls::Identity;
@@ -86,7 +85,7 @@ fn parse_bool(s: &str) -> Result<bool> {
 }
 
 /// `tcp:PORT[:interface=ADDR]` → socket address.
-fn parse_tub_port(s: &str) -> Result<SocketAddr> {
+pub(crate) fn parse_tub_port(s: &str) -> Result<SocketAddr> {
     let mut parts = s.trim().split(':');
     if parts.next() != Some("tcp") {
         bail!("tub.port must be tcp:PORT[:interface=ADDR], got {s:?}");
@@ -123,9 +122,7 @@ fn read_private(dir: &Path, name: &str) -> Result<String> {
 impl Node {
     /// Load a node directory made by `lafs create-node`.
     pub fn load(dir: &Path) -> Result<Node> {
-        let cfg_path = dir.join("tahoe.cfg");
-        let cfg = Ini::load_from_file(&cfg_path)
-            .with_context(|| format!("reading {}", cfg_path.display()))?;
+        let cfg = crate::tahoe_cfg::load(dir)?;
         let get = |sec: &str, key: &str| cfg.get_from(Some(sec), key).map(str::trim);
         let nickname = get("node", "nickname").unwrap_or("lafs").to_string();
         let listen = parse_tub_port(get("node", "tub.port").context("[node] tub.port missing")?)?;
@@ -279,6 +276,9 @@ fn parse_date(s: &str) -> Result<u64> {
 
 /// `lafs run NODEDIR`.
 pub fn run(dir: &Path) -> Result<()> {
+    if dir.join(crate::introducer::INTRODUCER_TAC).exists() {
+        return crate::introducer::run(dir);
+    }
     let node = Node::load(dir)?;
     if !node.storage_enabled {
         bail!("[storage] enabled is false: this lafs node only runs a storage server");
@@ -289,7 +289,7 @@ pub fn run(dir: &Path) -> Result<()> {
         .context("starting tokio")?;
     rt.block_on(async move {
         let listener = node.bind().await?;
-        serve(node, listener, shutdown_signal()).await
+        serve(node, dir, listener, shutdown_signal()).await
     })
 }
 
@@ -306,6 +306,7 @@ impl Node {
 /// (`lafs run`, and each of `lafs demo`'s servers).
 pub async fn serve(
     node: Node,
+    dir: &Path,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
@@ -326,6 +327,8 @@ pub async fn serve(
         .expire
         .enabled
         .then(|| engine.spawn_expiry_worker(std::time::Duration::from_secs(3600)));
+    // Announce ourselves to the configured introducers, if any.
+    let _publisher = crate::introducer::announce_storage(dir, &node)?;
     let storage = lafs_http::server::HttpStorage::new(engine.clone(), node.swissnum.clone());
     lafs_http::server::serve(listener, tls, storage, shutdown).await;
     // Mark the lease DB clean, so the next start needs no re-crawl.
