@@ -12,6 +12,9 @@
 //! Without chromedriver the test is skipped with a message; with `CI=true`
 //! it fails instead.
 
+// Helpers outside #[test] fns: a failure is a test failure.
+#![allow(clippy::expect_used)]
+
 mod webdriver;
 
 use std::io::{BufRead, BufReader};

@@ -6,6 +6,8 @@
 //! headless Chromium session with a fresh profile; dropping the driver
 //! ends the session and kills chromedriver (and with it Chromium).
 #![allow(dead_code)]
+// Test-harness helpers outside #[test] fns: a failure is a test failure.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -97,10 +99,7 @@ fn parse_response(raw: &[u8]) -> (u16, Vec<u8>) {
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(nl) = b.windows(2).position(|w| w == b"\r\n") {
         let size_str = String::from_utf8_lossy(&b[..nl]).to_string();
         let size = usize::from_str_radix(size_str.split(';').next().unwrap_or("0").trim(), 16)
             .unwrap_or(0);
