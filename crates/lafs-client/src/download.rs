@@ -592,7 +592,7 @@ fn check_ueb(cap: &ChkReadCap, ueb: &Ueb) -> Result<Geometry, String> {
 
 /// The sections must have exactly the sizes the geometry implies, so no
 /// read lands outside the section it means.
-fn check_offsets(h: &ShareHeader, g: &Geometry) -> Result<(), String> {
+pub(crate) fn check_offsets(h: &ShareHeader, g: &Geometry) -> Result<(), String> {
     let o = h.offsets;
     let tree = tree_len(g.num_segments as usize) as u64 * 32;
     let ok = o.data == h.version.header_len() as u64

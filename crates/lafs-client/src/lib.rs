@@ -10,7 +10,9 @@
 //! * [`upload`]: convergent CHK encoding streamed to buckets, segment by
 //!   segment, with bounded memory (spec §4.2, §4.6);
 //! * [`download`]: verifying, streaming, random-access CHK download that
-//!   survives server failures and corrupt shares (spec §4.5).
+//!   survives server failures and corrupt shares (spec §4.5);
+//! * [`check`]: check, verify, repair and deep-check of files and
+//!   directories, with Tahoe's check-results JSON (spec §10).
 //!
 //! ## What it must never do
 //!
@@ -28,26 +30,39 @@
 //!           ─► crypttext tree ─► AES-CTR ─► Stream<Bytes>
 //! ```
 //!
+//! On top sits [`client::Client`], the facade the CLI, web API, checker
+//! and benchmarks use: caps and paths in, grid operations out, with the
+//! node's settings ([`nodedir`]) and Tahoe's aliases ([`aliases`]).
+//!
 //! The format work (trees, UEB, layout, caps) is `lafs_format`'s; this crate
 //! only schedules I/O around it.
 
+pub mod aliases;
 pub mod broker;
+pub mod check;
+pub mod client;
 pub mod dirnode;
 pub mod download;
 mod error;
 pub mod grid;
 pub mod http;
 pub mod mutable;
+pub mod nodedir;
 pub mod placement;
 pub mod storage;
 pub mod upload;
 
 pub use broker::{grid_from_servers_yaml, BrokerError};
+pub use client::{
+    Client, DeepStats, Entry, Error as FacadeError, FileFormat, LinkCaps, Listing, ManifestEntry,
+    Node, Replace,
+};
 pub use download::{download, download_to_vec, DownloadOptions};
 pub use error::{ClientError, DownloadError, ServerFailure, ServerProblem, UploadError};
 pub use grid::secret::LeaseSecret;
 pub use grid::{Grid, GridServer};
 pub use http::HttpClient;
+pub use nodedir::{ClientConfig, ConfigError};
 pub use storage::{LocalClient, StorageClient};
 pub use upload::{
     upload, upload_bytes, upload_unseekable, KeyMode, Progress, ProgressFn, UploadOptions,

@@ -152,8 +152,34 @@ where
             reader,
             geometry,
             key,
-        } => upload_chk(grid, reader, geometry, key, opts).await,
+        } => upload_chk(grid, reader, geometry, key, opts, &BTreeSet::new()).await,
     }
+}
+
+/// Upload under a given key (repair: the cap's own key and, through
+/// `params.max_segment_size`, its UEB's segment size, so the encoding and
+/// the cap come out identical). Shares in `skip` (`(server id, shnum)`,
+/// found corrupt) do not count as present and are not asked of that server.
+pub(crate) async fn upload_with_key<C, R>(
+    grid: &Grid<C>,
+    mut reader: R,
+    key: AesKey,
+    params: EncodingParams,
+    skip: &BTreeSet<(String, u16)>,
+) -> Result<UploadResult, UploadError>
+where
+    C: StorageClient,
+    R: Read + Seek + Send + 'static,
+{
+    let size = reader.seek(SeekFrom::End(0))?;
+    let geometry = Geometry::new(size, params.needed, params.total, params.max_segment_size)
+        .map_err(lafs_format::chk::encode::EncodeError::from)?;
+    let opts = UploadOptions {
+        params,
+        key: KeyMode::Random,
+        progress: None,
+    };
+    upload_chk(grid, reader, geometry, key, &opts, skip).await
 }
 
 /// Upload from a reader that cannot seek (a pipe): spooled to a temporary
@@ -297,12 +323,14 @@ async fn upload_chk<C, R>(
     g: Geometry,
     key: AesKey,
     opts: &UploadOptions,
+    skip: &BTreeSet<(String, u16)>,
 ) -> Result<UploadResult, UploadError>
 where
     C: StorageClient,
     R: Read + Seek + Send + 'static,
 {
     let si = chk_storage_index(&key);
+    let skipped = |b: &Bucket<C>, n: u16| skip.contains(&(b.server.id.clone(), n));
     let header =
         ShareHeader::for_share(&g, None).map_err(lafs_format::chk::encode::EncodeError::from)?;
     let allocated_size = header.allocated_size(ueb_len(&g));
@@ -329,7 +357,7 @@ where
         };
         match r {
             Ok((v, l)) => {
-                b.present = l;
+                b.present = l.into_iter().filter(|n| !skipped(&b, *n)).collect();
                 if v.maximum_immutable_share_size >= allocated_size {
                     b.writeable = true;
                 } else {
@@ -360,7 +388,11 @@ where
             .map(|b| b.present.union(&b.allocated).copied().collect())
             .collect();
         let can: Vec<bool> = buckets.iter().map(|b| b.writeable && !b.failed).collect();
-        let ask = placement::plan(g.total, &holds, &can);
+        let mut ask = placement::plan(g.total, &holds, &can);
+        // A server holding a corrupt copy would answer "already have".
+        for (a, b) in ask.iter_mut().zip(&buckets) {
+            a.retain(|n| !skipped(b, *n));
+        }
         if ask.iter().all(BTreeSet::is_empty) {
             break;
         }
@@ -383,7 +415,13 @@ where
             match r {
                 None => {}
                 Some(Ok(a)) => {
-                    b.present.extend(&a.already_have);
+                    let have: Vec<u16> = a
+                        .already_have
+                        .iter()
+                        .copied()
+                        .filter(|n| !skipped(b, *n))
+                        .collect();
+                    b.present.extend(have);
                     b.allocated.extend(&a.allocated);
                     let refused: Vec<u16> = want
                         .iter()

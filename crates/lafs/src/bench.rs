@@ -30,6 +30,9 @@ pub enum BenchCommand {
     Fec(FecArgs),
     #[command(flatten)]
     Storage(crate::bench_storage::BenchCommand),
+    /// lafs vs Tahoe 1.20 on two 10-server grids on loopback: upload,
+    /// download, small files, directories, mutable files, RSS, CPU.
+    Grid(crate::bench_grid::GridArgs),
 }
 
 /// Options of `lafs bench fec`.
@@ -57,6 +60,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Fec(args) => fec(args),
         BenchCommand::Storage(cmd) => crate::bench_storage::run(cmd),
+        BenchCommand::Grid(args) => crate::bench_grid::run(args),
     }
 }
 

@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use ini::Ini;
 use tokio::sync::watch;
 
@@ -333,18 +333,10 @@ async fn serve_web(
     })
     .await
     .context("loading the client")??;
-    let key = match client.convergence {
-        Some(c) => lafs_client::KeyMode::Convergent(c),
-        None => bail!("the demo client has no convergence secret"),
-    };
-    let upload = lafs_client::UploadOptions {
-        params: client.params,
-        key,
-        progress: None,
-    };
+    let upload = client.upload_options(None);
     let mut info = lafs_web::NodeInfo::new("demo-client");
     info.nodedir = Some(client_dir);
-    let state = lafs_web::AppState::new(info, std::sync::Arc::new(client.grid), upload);
+    let state = lafs_web::AppState::new(info, client.grid(), upload);
     lafs_web::serve(web.listener, state, shutdown)
         .await
         .context("serving the web UI")
