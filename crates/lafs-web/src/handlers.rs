@@ -1,50 +1,982 @@
-//! The API handlers. Each parses its cap, path and query, calls the client
-//! library, and renders JSON / text / bytes or a `ui` page.
+//! The API handlers: parse the cap, path and arguments of a request, call
+//! the client facade, and answer with JSON, plain text, streamed bytes or
+//! a `ui` page. Method and `t=` dispatch mirrors Tahoe 1.20's
+//! `web/root.py`, `web/unlinked.py`, `web/directory.py` and
+//! `web/filenode.py`.
 
+use crate::args::Args;
 use crate::error::WebError;
-use crate::{ui, AppState};
-use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
-use lafs_client::StorageClient;
-use std::collections::HashMap;
+use crate::ops::{self, OpKind};
+use crate::{pyjson, render, ui, AppState};
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures::StreamExt;
+use lafs_client::client::split_path;
+use lafs_client::dirnode::{link_metadata, Dirnode};
+use lafs_client::{FacadeError, FileFormat, LinkCaps, Node, Replace, StorageClient};
+use lafs_format::cap::{Cap, FileCap};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
+use serde_json::{Map, Value};
+use std::io::{Seek, SeekFrom};
+use std::ops::Range;
+use tokio::io::AsyncWriteExt;
 
-type Q = Query<HashMap<String, String>>;
+type Result<T, E = WebError> = std::result::Result<T, E>;
+
+/// Bodies read into memory (forms, JSON, caps, mutable file contents)
+/// are bounded; immutable uploads stream to a spool file instead.
+const MAX_MEMORY_BODY: usize = 64 << 20;
+
+fn text(status: StatusCode, s: impl Into<String>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        s.into(),
+    )
+        .into_response()
+}
+
+fn json_response(v: &Value) -> Response {
+    text(StatusCode::OK, pyjson::dumps_indent1(v) + "\n")
+}
+
+fn escape_cap(c: &str) -> String {
+    utf8_percent_encode(c, NON_ALPHANUMERIC).to_string()
+}
+
+/// A `/uri/$CAP/a/b` or `/named/$CAP/a/b` path, decoded.
+struct Target {
+    cap_text: String,
+    cap: Cap,
+    names: Vec<String>,
+    named: bool,
+}
+
+impl Target {
+    fn path(&self) -> String {
+        self.names.join("/")
+    }
+}
+
+fn parse_target(raw: &str) -> Result<Target> {
+    let (named, rest) = if let Some(r) = raw.strip_prefix("/uri/") {
+        (false, r)
+    } else if let Some(r) = raw.strip_prefix("/named/") {
+        (true, r)
+    } else {
+        return Err(WebError::NotFound);
+    };
+    let mut parts = rest.split('/');
+    let cap_text = decode(parts.next().unwrap_or_default())?;
+    let cap = Cap::parse(cap_text.trim()).map_err(|_| WebError::BadCap(cap_text.clone()))?;
+    let mut names: Vec<String> = parts.map(decode).collect::<Result<_>>()?;
+    // A trailing slash is allowed; an empty component inside is not.
+    while names.last().is_some_and(String::is_empty) {
+        names.pop();
+    }
+    if names.iter().any(String::is_empty) {
+        return Err(WebError::EmptyPathComponent);
+    }
+    Ok(Target {
+        cap_text,
+        cap,
+        names,
+        named,
+    })
+}
+
+fn decode(s: &str) -> Result<String> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| WebError::BadRequest("path is not UTF-8".into()))
+}
+
+// ------------------------------------------------------------------ root
 
 /// `GET /` and `GET /?t=json`.
-pub async fn root<C: StorageClient>(State(st): State<AppState<C>>, Query(q): Q) -> Response {
+pub async fn root<C: StorageClient>(State(st): State<AppState<C>>, req: Request) -> Response {
+    let args = Args::from_query(req.uri().query());
     let w = st.welcome();
-    if q.get("t").map(String::as_str) == Some("json") {
-        return WebError::NotImplemented("/?t=json is not built yet").into_response();
+    if args.t() != "json" {
+        return ui::welcome_page(&w);
     }
-    ui::welcome_page(&w)
+    let servers: Vec<Value> = w
+        .servers
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "nodeid": s.id,
+                "available_space": Value::Null,
+                "nickname": s.nickname,
+                "version": Value::Null,
+                "connection_status": if s.connected { "Connected" } else { "Disconnected" },
+                "last_received_data": s.last_seen,
+            })
+        })
+        .collect();
+    let intro: Vec<Value> = w
+        .introducers
+        .iter()
+        .map(|i| {
+            Value::from(if i.connected {
+                "Connected"
+            } else {
+                "Disconnected"
+            })
+        })
+        .collect();
+    json_response(&serde_json::json!({
+        "introducers": {"statuses": intro},
+        "servers": servers,
+    }))
 }
 
-/// `/uri` without a cap.
-pub async fn uri_root<C: StorageClient>(State(_st): State<AppState<C>>) -> Response {
-    WebError::NotImplemented("/uri is not built yet").into_response()
+/// `GET /statistics[?t=json]`.
+pub async fn statistics<C: StorageClient>(State(st): State<AppState<C>>) -> Response {
+    json_response(&serde_json::json!({
+        "stats": {
+            "node.uptime": st.uptime_secs(),
+            "lafs.servers_known": st.client().grid().servers().len(),
+        },
+        "counters": {},
+    }))
 }
 
-/// `/uri/$CAP[/path]` and `/named/$CAP[/path]`.
-pub async fn uri_path<C: StorageClient>(State(_st): State<AppState<C>>) -> Response {
-    WebError::NotImplemented("/uri/$CAP is not built yet").into_response()
+/// `GET /status[?t=json]`: operations started through `ophandle=`.
+pub async fn status<C: StorageClient>(State(st): State<AppState<C>>) -> Response {
+    json_response(&st.ops().status_json())
 }
 
-/// `GET /statistics`.
-pub async fn statistics<C: StorageClient>(State(_st): State<AppState<C>>) -> Response {
-    WebError::NotImplemented("/statistics is not built yet").into_response()
-}
-
-/// `GET /status`.
-pub async fn status<C: StorageClient>(State(_st): State<AppState<C>>) -> Response {
-    WebError::NotImplemented("/status is not built yet").into_response()
-}
-
-/// `/operations/H`.
-pub async fn operation<C: StorageClient>(State(_st): State<AppState<C>>) -> Response {
-    WebError::NotImplemented("/operations is not built yet").into_response()
+/// `GET|POST /operations/H`.
+pub async fn operation<C: StorageClient>(
+    State(st): State<AppState<C>>,
+    axum::extract::Path(handle): axum::extract::Path<String>,
+    req: Request,
+) -> Response {
+    let args = Args::from_query(req.uri().query());
+    let r = if req.method() == Method::POST && args.t() == "cancel" {
+        st.ops().cancel(&handle)
+    } else {
+        st.ops().get(&handle)
+    };
+    match r {
+        Some(v) => json_response(&v),
+        None => WebError::UnknownHandle(handle).into_response(),
+    }
 }
 
 /// Anything else.
 pub async fn not_found() -> Response {
     WebError::NotFound.into_response()
+}
+
+// ------------------------------------------------------------------ /uri
+
+/// `/uri` without a cap: `GET ?uri=`, `PUT` (upload, mkdir), `POST`
+/// (upload form, mkdir variants).
+pub async fn uri_root<C: StorageClient>(State(st): State<AppState<C>>, req: Request) -> Response {
+    uri_root_inner(st, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn uri_root_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Result<Response> {
+    let mut args = Args::from_query(req.uri().query());
+    match *req.method() {
+        Method::GET | Method::HEAD => {
+            let cap = args
+                .get("uri")
+                .ok_or_else(|| WebError::BadRequest("GET /uri requires uri=".into()))?;
+            Ok(Redirect::to(&format!("/uri/{}", escape_cap(cap))).into_response())
+        }
+        Method::PUT => match args.t() {
+            "" => {
+                let format = args.file_format()?.unwrap_or(FileFormat::Chk);
+                let cap = upload_body(&st, req.into_body(), format).await?;
+                Ok(text(StatusCode::OK, cap.to_string()))
+            }
+            "mkdir" => {
+                let cap = st.client().mkdir(args.dir_format()?, &[], None).await?;
+                Ok(text(StatusCode::OK, cap.to_string()))
+            }
+            t => Err(bad_t("PUT", "/uri", t)),
+        },
+        Method::POST => {
+            let (body, upload) = read_post(&mut args, req).await?;
+            let cap = match args.t() {
+                "upload" => {
+                    let (_, body) = upload.ok_or_else(|| {
+                        WebError::BadRequest("t=upload requires a file field".into())
+                    })?;
+                    let format = args.file_format()?.unwrap_or(FileFormat::Chk);
+                    upload_file(&st, body, format).await?
+                }
+                "mkdir" => st.client().mkdir(args.dir_format()?, &[], None).await?,
+                "mkdir-with-children" => {
+                    let kids = parse_children(&body, false)?;
+                    st.client().mkdir(args.dir_format()?, &kids, None).await?
+                }
+                "mkdir-immutable" => {
+                    let kids = parse_children(&body, true)?;
+                    st.client().mkdir_immutable(&kids).await?
+                }
+                t => return Err(bad_t("POST", "/uri", t)),
+            };
+            if args.flag("redirect_to_result", false)? {
+                return Ok(
+                    Redirect::to(&format!("/uri/{}", escape_cap(&cap.to_string()))).into_response(),
+                );
+            }
+            Ok(text(StatusCode::OK, cap.to_string()))
+        }
+        _ => Ok(StatusCode::METHOD_NOT_ALLOWED.into_response()),
+    }
+}
+
+fn bad_t(method: &'static str, what: &'static str, t: &str) -> WebError {
+    WebError::BadT {
+        method,
+        what,
+        t: t.to_string(),
+    }
+}
+
+/// `/uri/$CAP[/path]` and `/named/$CAP[/path]`.
+pub async fn uri_path<C: StorageClient>(State(st): State<AppState<C>>, req: Request) -> Response {
+    uri_path_inner(st, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn uri_path_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Result<Response> {
+    let target = parse_target(req.uri().path())?;
+    let mut args = Args::from_query(req.uri().query());
+    match req.method().clone() {
+        Method::GET | Method::HEAD => {
+            let head = req.method() == Method::HEAD;
+            get(&st, &target, &args, req.headers(), head).await
+        }
+        Method::PUT => put(&st, &target, &args, req.into_body()).await,
+        Method::POST => {
+            let (body, upload) = read_post(&mut args, req).await?;
+            post(&st, &target, &args, body, upload).await
+        }
+        Method::DELETE => {
+            if target.names.is_empty() {
+                return Err(WebError::BadRequest(
+                    "DELETE needs a path below the directory".into(),
+                ));
+            }
+            st.client().unlink(&target.cap, &target.path()).await?;
+            Ok(text(StatusCode::OK, ""))
+        }
+        _ => Ok(StatusCode::METHOD_NOT_ALLOWED.into_response()),
+    }
+}
+
+/// Resolve the target; under `/named/` a path that continues below a file
+/// names the download (`/named/$FILECAP/NAME`).
+async fn resolve<C: StorageClient>(st: &AppState<C>, t: &Target) -> Result<(Node, Option<String>)> {
+    match st.client().resolve(&t.cap, &t.path()).await {
+        Ok(n) => Ok((n, t.names.last().cloned())),
+        Err(FacadeError::NotADirectory { path }) if t.named => {
+            let n = st.client().resolve(&t.cap, &path).await?;
+            Ok((n, t.names.last().cloned()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn get<C: StorageClient>(
+    st: &AppState<C>,
+    target: &Target,
+    args: &Args,
+    headers: &HeaderMap,
+    head: bool,
+) -> Result<Response> {
+    let (node, name) = resolve(st, target).await?;
+    let cap = &node.cap;
+    match (args.t(), cap.is_dir()) {
+        ("uri", _) => Ok(text(StatusCode::OK, cap.to_string())),
+        ("readonly-uri", _) => Ok(text(StatusCode::OK, cap.readonly().to_string())),
+        ("json", true) => {
+            let listing = st.client().list(cap).await?;
+            Ok(json_response(&render::dir_json(cap, &listing.entries)))
+        }
+        ("json", false) => {
+            let size = st.client().file_size(cap.file()).await.ok();
+            Ok(json_response(&render::file_json(
+                cap,
+                size,
+                node.metadata.as_ref(),
+            )))
+        }
+        ("info", _) => {
+            let size = match cap.is_dir() {
+                true => None,
+                false => st.client().file_size(cap.file()).await.ok(),
+            };
+            Ok(ui::file_info_page(&render::file_info_view(cap, size)))
+        }
+        ("", true) => {
+            let listing = st.client().list(cap).await?;
+            Ok(ui::directory_page(&render::directory_view(
+                &target.cap_text,
+                &target.names,
+                cap,
+                &listing.entries,
+            )))
+        }
+        ("", false) => {
+            let filename = args.get("filename").map(str::to_string).or(name);
+            download(st, cap, filename, args, headers, head).await
+        }
+        (t, true) => Err(bad_t("GET", "directory", t)),
+        (t, false) => Err(bad_t("GET", "file", t)),
+    }
+}
+
+/// Parse a single `bytes=` range against `size` (Tahoe ignores what it
+/// cannot parse and serves the whole file).
+fn parse_range(h: &str, size: u64) -> Option<Result<Range<u64>>> {
+    let spec = h.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let r = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        if n == 0 {
+            return Some(Err(WebError::RangeNotSatisfiable { size }));
+        }
+        size.saturating_sub(n)..size
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end = if b.is_empty() {
+            size
+        } else {
+            let e: u64 = b.parse().ok()?;
+            if e < start {
+                return None;
+            }
+            e.saturating_add(1).min(size)
+        };
+        if start >= size {
+            return Some(Err(WebError::RangeNotSatisfiable { size }));
+        }
+        start..end
+    };
+    Some(Ok(r))
+}
+
+fn guess_mime(name: Option<&str>) -> &'static str {
+    let ext = name
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "txt" | "text" | "md" | "rst" | "py" | "rs" => "text/plain",
+        "html" | "htm" => "text/html",
+        "css" => "text/css",
+        "js" => "application/javascript",
+        "json" => "application/json",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        "mp3" => "audio/mpeg",
+        "mp4" => "video/mp4",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn download<C: StorageClient>(
+    st: &AppState<C>,
+    cap: &Cap,
+    filename: Option<String>,
+    args: &Args,
+    headers: &HeaderMap,
+    head: bool,
+) -> Result<Response> {
+    let size = st.client().file_size(cap.file()).await?;
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(h) => parse_range(h, size).transpose()?,
+        None => None,
+    };
+    let (status, len) = match &range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.end - r.start),
+        None => (StatusCode::OK, size),
+    };
+    let body = if head || len == 0 {
+        Body::empty()
+    } else {
+        let s = st.client().download(cap, range.clone()).await?;
+        // A failure mid-stream can only cut the body short; the status
+        // line has gone out already (Tahoe behaves the same).
+        Body::from_stream(s.map(|r| r.map_err(std::io::Error::other)))
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(guess_mime(filename.as_deref())),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(r) = &range {
+        if let Ok(v) = format!("bytes {}-{}/{size}", r.start, r.end.saturating_sub(1)).parse() {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    if args.flag("save", false)? {
+        let name = filename
+            .unwrap_or_default()
+            .replace(['"', '\\', '\r', '\n'], "_");
+        if let Ok(v) = format!("attachment; filename=\"{name}\"").parse() {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(resp)
+}
+
+// ------------------------------------------------------------------ uploads
+
+/// An anonymous temporary file to spool an upload into (the convergent
+/// key needs a first pass over the whole file, so it cannot stream
+/// straight into the encoder).
+async fn spool_file() -> Result<tokio::fs::File> {
+    let f = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|_| WebError::Grid("spool task failed".into()))??;
+    Ok(tokio::fs::File::from_std(f))
+}
+
+/// The spooled file, flushed and rewound.
+async fn rewind(mut af: tokio::fs::File) -> Result<std::fs::File> {
+    af.flush().await?;
+    let mut f = af.into_std().await;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(f)
+}
+
+/// Spool a request body to a temporary file.
+async fn spool(body: Body) -> Result<std::fs::File> {
+    let mut af = spool_file().await?;
+    let mut s = body.into_data_stream();
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk.map_err(|e| WebError::Io(std::io::Error::other(e)))?;
+        af.write_all(&chunk).await?;
+    }
+    rewind(af).await
+}
+
+async fn read_limited(body: Body) -> Result<Vec<u8>> {
+    let b = axum::body::to_bytes(body, MAX_MEMORY_BODY)
+        .await
+        .map_err(|_| WebError::BadRequest("request body too large or unreadable".into()))?;
+    Ok(b.to_vec())
+}
+
+/// A file uploaded through a form, already spooled.
+type Spooled = (Option<String>, std::fs::File);
+
+async fn upload_file<C: StorageClient>(
+    st: &AppState<C>,
+    f: std::fs::File,
+    format: FileFormat,
+) -> Result<Cap> {
+    match format {
+        FileFormat::Chk => Ok(st.client().upload_immutable(f, None).await?),
+        mutable => {
+            let data = tokio::task::spawn_blocking(move || {
+                let mut f = f;
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut f, &mut v).map(|_| v)
+            })
+            .await
+            .map_err(|_| WebError::Grid("read task failed".into()))??;
+            Ok(st.client().upload_bytes(data, mutable).await?)
+        }
+    }
+}
+
+async fn upload_body<C: StorageClient>(
+    st: &AppState<C>,
+    body: Body,
+    format: FileFormat,
+) -> Result<Cap> {
+    match format {
+        FileFormat::Chk => upload_file(st, spool(body).await?, format).await,
+        m => Ok(st
+            .client()
+            .upload_bytes(read_limited(body).await?, m)
+            .await?),
+    }
+}
+
+/// Read a POST body: urlencoded fields join `args`; a multipart form's
+/// fields join `args` and its `file` field is spooled. Other bodies
+/// (JSON for mkdir-with-children, set_children) are returned raw.
+async fn read_post(args: &mut Args, req: Request) -> Result<(Vec<u8>, Option<Spooled>)> {
+    let ctype = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ctype.starts_with("multipart/form-data") {
+        let mut mp = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| WebError::BadRequest(format!("bad multipart body: {e}")))?;
+        let mut file = None;
+        // Bounded by the body: each iteration consumes one field.
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| WebError::BadRequest(format!("bad multipart body: {e}")))?
+        {
+            let name = field.name().unwrap_or("").to_string();
+            if name == "file" {
+                let fname = field.file_name().map(str::to_string);
+                let mut field = field;
+                let mut af = spool_file().await?;
+                while let Some(chunk) = field
+                    .chunk()
+                    .await
+                    .map_err(|e| WebError::BadRequest(format!("bad multipart body: {e}")))?
+                {
+                    af.write_all(&chunk).await?;
+                }
+                file = Some((fname, rewind(af).await?));
+            } else {
+                let v = field
+                    .text()
+                    .await
+                    .map_err(|e| WebError::BadRequest(format!("bad multipart body: {e}")))?;
+                args.add(name, v);
+            }
+        }
+        return Ok((Vec::new(), file));
+    }
+    let body = read_limited(req.into_body()).await?;
+    if ctype.starts_with("application/x-www-form-urlencoded") {
+        args.add_urlencoded(&body);
+    }
+    Ok((body, None))
+}
+
+// ------------------------------------------------------------------ PUT
+
+async fn put<C: StorageClient>(
+    st: &AppState<C>,
+    target: &Target,
+    args: &Args,
+    body: Body,
+) -> Result<Response> {
+    let c = st.client();
+    let path = target.path();
+    if target.names.is_empty() {
+        // PUT to a cap itself: overwrite a mutable file in place.
+        return match (&target.cap, args.t()) {
+            (Cap::File(FileCap::SskWrite(_)), "") => {
+                if args.get("offset").is_some() {
+                    return Err(WebError::NotImplemented(
+                        "PUT with offset= (partial mutable writes) is not built yet",
+                    ));
+                }
+                c.overwrite_mutable(&target.cap, read_limited(body).await?)
+                    .await?;
+                Ok(text(StatusCode::OK, target.cap.to_string()))
+            }
+            (Cap::Dir(_), "mkdir") => Ok(text(StatusCode::OK, target.cap.to_string())),
+            (Cap::Dir(_), t) => Err(bad_t("PUT", "directory", t)),
+            (_, "") => Err(WebError::ReadOnly("this file".into())),
+            (_, t) => Err(bad_t("PUT", "file", t)),
+        };
+    }
+    let replace = args.replace()?;
+    match args.t() {
+        "uri" => {
+            let text_cap = String::from_utf8(read_limited(body).await?)
+                .map_err(|_| WebError::BadRequest("cap is not UTF-8".into()))?;
+            let cap = Cap::parse(text_cap.trim())
+                .map_err(|_| WebError::BadCap(text_cap.trim().to_string()))?;
+            let (parent, name) = split_last(&target.names);
+            let dir = c.mkdir_p(&target.cap, &parent).await?;
+            let replaced = c.link(&dir, &name, &LinkCaps::of(&cap), replace).await?;
+            Ok(text(created_or_ok(replaced), cap.to_string()))
+        }
+        "mkdir" => {
+            let cap = c.mkdir_p(&target.cap, &path).await?;
+            Ok(text(StatusCode::OK, cap.to_string()))
+        }
+        "" => {
+            let (parent, name) = split_last(&target.names);
+            let dir = c.mkdir_p(&target.cap, &parent).await?;
+            // An existing mutable file is overwritten in place and keeps
+            // its cap (Tahoe's FileNodeHandler.replace_my_contents).
+            let existed = match c.resolve(&dir, &name).await {
+                Ok(Node {
+                    cap: existing @ Cap::File(FileCap::SskWrite(_)),
+                    ..
+                }) if replace != Replace::No && args.file_format()?.is_none() => {
+                    c.overwrite_mutable(&existing, read_limited(body).await?)
+                        .await?;
+                    return Ok(text(StatusCode::OK, existing.to_string()));
+                }
+                Ok(n) if refuses(replace, &n.cap) => return Err(WebError::ChildExists),
+                Ok(_) => true,
+                Err(FacadeError::NoSuchChild { .. }) => false,
+                Err(e) => return Err(e.into()),
+            };
+            let format = args.file_format()?.unwrap_or(FileFormat::Chk);
+            let cap = upload_body(st, body, format).await?;
+            let replaced = c.link(&dir, &name, &LinkCaps::of(&cap), replace).await?;
+            Ok(text(created_or_ok(replaced || existed), cap.to_string()))
+        }
+        t => Err(bad_t("PUT", "directory", t)),
+    }
+}
+
+fn refuses(replace: Replace, existing: &Cap) -> bool {
+    match replace {
+        Replace::Yes => false,
+        Replace::No => true,
+        Replace::OnlyFiles => existing.is_dir(),
+    }
+}
+
+fn created_or_ok(replaced: bool) -> StatusCode {
+    if replaced {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    }
+}
+
+fn split_last(names: &[String]) -> (String, String) {
+    match names.split_last() {
+        Some((last, parent)) => (parent.join("/"), last.clone()),
+        None => (String::new(), String::new()),
+    }
+}
+
+/// Children JSON as in `t=json` / `mkdir-with-children`:
+/// `{name: [kind, {"ro_uri", "rw_uri", "metadata"}]}`.
+fn parse_children(body: &[u8], immutable: bool) -> Result<Vec<(String, LinkCaps)>> {
+    Ok(parse_children_md(body, immutable)?
+        .into_iter()
+        .map(|(n, c, _)| (n, c))
+        .collect())
+}
+
+type ChildSpec = (String, LinkCaps, Option<Map<String, Value>>);
+
+fn parse_children_md(body: &[u8], immutable: bool) -> Result<Vec<ChildSpec>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| WebError::BadRequest(format!("children JSON does not parse: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| WebError::BadRequest("children JSON must be an object".into()))?;
+    let mut out = Vec::with_capacity(obj.len());
+    for (name, spec) in obj {
+        let info = spec.get(1).and_then(Value::as_object).ok_or_else(|| {
+            WebError::BadRequest(format!("child {name:?}: expected [type, {{…}}]"))
+        })?;
+        let slot = |k: &str| {
+            info.get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.as_bytes().to_vec())
+        };
+        let (mut rw, mut ro) = (slot("rw_uri"), slot("ro_uri"));
+        if immutable {
+            // Tahoe keeps only the read slot for immutable directories.
+            if ro.is_none() {
+                ro = rw.take();
+            }
+            rw = None;
+        } else if let (Some(r), None) = (&rw, &ro) {
+            // A known write cap also gives its read cap.
+            if let Ok(c) = Cap::parse(&String::from_utf8_lossy(r)) {
+                ro = Some(c.readonly().to_string().into_bytes());
+            }
+        }
+        let md = info.get("metadata").and_then(Value::as_object).cloned();
+        out.push((name.clone(), LinkCaps { rw, ro }, md));
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------ POST
+
+async fn post<C: StorageClient>(
+    st: &AppState<C>,
+    target: &Target,
+    args: &Args,
+    body: Vec<u8>,
+    upload: Option<Spooled>,
+) -> Result<Response> {
+    let c = st.client();
+    let path = target.path();
+    let name = args.get("name").map(str::to_string);
+    let replace = args.replace()?;
+    let t = args.t().to_string();
+    let result = match t.as_str() {
+        "mkdir" | "mkdir-with-children" | "mkdir-immutable" => {
+            let new = match t.as_str() {
+                "mkdir" if name.is_none() => {
+                    // Tahoe: the path itself is the directory to make.
+                    let cap = c.mkdir_p(&target.cap, &path).await?;
+                    return Ok(text(StatusCode::OK, cap.to_string()));
+                }
+                "mkdir" => c.mkdir(args.dir_format()?, &[], None).await?,
+                "mkdir-with-children" => {
+                    c.mkdir(args.dir_format()?, &parse_children(&body, false)?, None)
+                        .await?
+                }
+                _ => c.mkdir_immutable(&parse_children(&body, true)?).await?,
+            };
+            let at = match &name {
+                Some(n) => join(&path, n),
+                None => path.clone(),
+            };
+            if at.is_empty() {
+                return Err(WebError::BadRequest(format!("t={t} needs name=")));
+            }
+            let (parent, n) = split_last(
+                &split_path(&at)
+                    .into_iter()
+                    .map(String::from)
+                    .collect::<Vec<_>>(),
+            );
+            let dir = c.mkdir_p(&target.cap, &parent).await?;
+            c.link(&dir, &n, &LinkCaps::of(&new), replace).await?;
+            new.to_string()
+        }
+        "upload" => {
+            let (fname, f) = upload
+                .ok_or_else(|| WebError::BadRequest("t=upload requires a file field".into()))?;
+            let n = name
+                .or(fname)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| WebError::BadRequest("t=upload needs a file name".into()))?;
+            let format = args.file_format()?.unwrap_or(FileFormat::Chk);
+            let cap = upload_file(st, f, format).await?;
+            c.link(
+                &c.resolve(&target.cap, &path).await?.cap,
+                &n,
+                &LinkCaps::of(&cap),
+                replace,
+            )
+            .await?;
+            cap.to_string()
+        }
+        "uri" => {
+            let n = name.ok_or_else(|| WebError::BadRequest("t=uri needs name=".into()))?;
+            let u = args
+                .get("uri")
+                .ok_or_else(|| WebError::BadRequest("t=uri needs uri=".into()))?;
+            let cap = Cap::parse(u.trim()).map_err(|_| WebError::BadCap(u.to_string()))?;
+            c.link(
+                &c.resolve(&target.cap, &path).await?.cap,
+                &n,
+                &LinkCaps::of(&cap),
+                replace,
+            )
+            .await?;
+            cap.to_string()
+        }
+        "delete" | "unlink" => {
+            let n = name.ok_or_else(|| WebError::BadRequest(format!("t={t} needs name=")))?;
+            c.unlink(&target.cap, &join(&path, &n)).await?;
+            String::new()
+        }
+        "rename" | "relink" => {
+            let from = args
+                .get("from_name")
+                .ok_or_else(|| WebError::BadRequest(format!("t={t} needs from_name=")))?;
+            let to_name = args.get("to_name").unwrap_or(from);
+            let (to_root, to_dir) = match args.get("to_dir") {
+                None => (target.cap.clone(), path.clone()),
+                Some(d) => relink_target(&target.cap, &path, d)?,
+            };
+            c.rename(
+                &target.cap,
+                &join(&path, from),
+                &to_root,
+                &join(&to_dir, to_name),
+                replace,
+            )
+            .await?;
+            String::new()
+        }
+        "set_children" | "set-children" => {
+            let overwrite = args.flag("overwrite", true)?;
+            set_children(st, target, &body, overwrite).await?;
+            String::new()
+        }
+        "check" => {
+            let node = c.resolve(&target.cap, &path).await?;
+            return crate::check::check(st, &node.cap, args).await;
+        }
+        "start-manifest" | "start-deep-size" | "start-deep-stats" | "start-deep-check" => {
+            let handle = args
+                .get("ophandle")
+                .ok_or_else(|| WebError::BadRequest(format!("t={t} requires ophandle=")))?
+                .to_string();
+            let kind = match t.as_str() {
+                "start-manifest" => OpKind::Manifest,
+                "start-deep-size" => OpKind::DeepSize,
+                "start-deep-stats" => OpKind::DeepStats,
+                _ => OpKind::DeepCheck,
+            };
+            let node = c.resolve(&target.cap, &path).await?;
+            ops::start(st, handle.clone(), kind, node.cap, args.clone());
+            let mut to = format!("/operations/{}", escape_cap(&handle));
+            if let Some(o) = args.get("output") {
+                to.push_str(&format!("?output={}", escape_cap(o)));
+            }
+            return Ok(Redirect::to(&to).into_response());
+        }
+        "stream-manifest" => {
+            let node = c.resolve(&target.cap, &path).await?;
+            return ops::stream_manifest(st, node.cap).await;
+        }
+        "stream-deep-check" => {
+            let node = c.resolve(&target.cap, &path).await?;
+            return crate::check::stream_deep_check(st, node.cap, args).await;
+        }
+        t => return Err(bad_t("POST", "directory", t)),
+    };
+    if let Some(to) = args.get("when_done").filter(|s| !s.is_empty()) {
+        // Only local redirects: a cap must never leave for another site.
+        if to.starts_with('/') && !to.starts_with("//") {
+            return Ok(Redirect::to(to).into_response());
+        }
+    }
+    Ok(text(StatusCode::OK, result))
+}
+
+fn join(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
+/// `to_dir=` of `t=relink`: a cap with optional subdirectories, or a path
+/// relative to the directory the request names.
+fn relink_target(root: &Cap, here: &str, to_dir: &str) -> Result<(Cap, String)> {
+    let mut parts = to_dir.splitn(2, '/');
+    let first = parts.next().unwrap_or("");
+    if let Ok(c) = Cap::parse(first) {
+        return Ok((c, parts.next().unwrap_or("").to_string()));
+    }
+    Ok((root.clone(), join(here, to_dir)))
+}
+
+/// `POST dir?t=set_children`: link many children in one directory
+/// publish (Tahoe's `set_children`), keeping their metadata and adding
+/// Tahoe's link times.
+async fn set_children<C: StorageClient>(
+    st: &AppState<C>,
+    target: &Target,
+    body: &[u8],
+    overwrite: bool,
+) -> Result<()> {
+    let kids = parse_children_md(body, false)?;
+    let node = st.client().resolve(&target.cap, &target.path()).await?;
+    let w = match &node.cap {
+        Cap::Dir(FileCap::SskWrite(w)) => w.clone(),
+        Cap::Dir(_) => return Err(WebError::ReadOnly("this directory".into())),
+        Cap::File(_) => return Err(WebError::WrongKind("set_children needs a directory".into())),
+    };
+    let d = Dirnode::open(&st.client().grid(), &w);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    d.modify(|children| {
+        for (name, caps, md) in &kids {
+            let existing = children.iter().position(|c| &c.name == name);
+            if existing.is_some() && !overwrite {
+                return Err(lafs_client::dirnode::DirError::ChildExists(name.clone()));
+            }
+            // Tahoe's update_metadata: given metadata replaces the old
+            // (user keys first), the "tahoe" link times carry over last.
+            let mut meta = link_metadata(existing.map(|i| &children[i].metadata), now);
+            if let Some(md) = md {
+                let tahoe = meta.remove("tahoe");
+                meta = md
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "tahoe")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if let Some(t) = tahoe {
+                    meta.insert("tahoe".into(), t);
+                }
+            }
+            let child = lafs_format::dirnode::Child::new(
+                name,
+                caps.rw.as_deref(),
+                caps.ro.as_deref(),
+                meta,
+            );
+            match existing {
+                Some(i) => children[i] = child,
+                None => children.push(child),
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(FacadeError::from)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let ok = |h, s| parse_range(h, s).and_then(Result::ok);
+        assert_eq!(ok("bytes=0-9", 100), Some(0..10));
+        assert_eq!(ok("bytes=90-", 100), Some(90..100));
+        assert_eq!(ok("bytes=-10", 100), Some(90..100));
+        assert_eq!(ok("bytes=95-200", 100), Some(95..100));
+        assert!(matches!(parse_range("bytes=100-", 100), Some(Err(_))));
+        assert!(parse_range("bytes=0-1,5-6", 100).is_none());
+        assert!(parse_range("items=0-1", 100).is_none());
+    }
+
+    #[test]
+    fn targets() {
+        let t = parse_target("/uri/URI%3ALIT%3Anbswy3dp/a%20b/c/").ok();
+        let t = t.as_ref();
+        assert_eq!(
+            t.map(|t| t.names.clone()),
+            Some(vec!["a b".into(), "c".into()])
+        );
+        assert!(matches!(
+            parse_target("/uri/URI:LIT:nbswy3dp/a//b"),
+            Err(WebError::EmptyPathComponent)
+        ));
+        assert!(matches!(
+            parse_target("/uri/garbage"),
+            Err(WebError::BadCap(_))
+        ));
+    }
 }

@@ -14,8 +14,9 @@
 //!
 //! ## What it must never do
 //!
-//! Hold a whole file in memory (uploads spool to a temporary file because
-//! the convergent key needs a first pass, downloads stream); put a cap in
+//! Hold a whole immutable file in memory (uploads spool to a temporary
+//! file because the convergent key needs a first pass, downloads stream;
+//! mutable files are whole-file by nature and bounded at 64 MiB); put a cap in
 //! a `Referer` (every response says `Referrer-Policy: no-referrer`); listen
 //! beyond loopback unless `web.port` asks for it; panic on any request.
 //!
@@ -27,18 +28,23 @@
 //!              ─► JSON, plain text, bytes (streamed) or ui::*_page(view)
 //! ```
 
+mod args;
+mod check;
 pub mod endpoint;
 pub mod error;
 mod handlers;
+pub mod ops;
+pub mod pyjson;
+mod render;
 pub mod ui;
 pub mod view;
 
 use axum::http::{header, HeaderValue};
 use axum::routing::{any, get};
 use axum::Router;
-use lafs_client::{Grid, StorageClient, UploadOptions};
+use lafs_client::{Client, StorageClient};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use endpoint::{write_node_url, WebPort, WebPortError};
@@ -66,21 +72,23 @@ impl NodeInfo {
     }
 }
 
-/// Everything a handler needs: the grid, upload parameters, node identity
-/// and the table of running operations. Cheap to clone (one `Arc`).
-pub struct AppState<C> {
+/// Everything a handler needs: the client facade (grid, parameters,
+/// secrets), node identity and the table of running operations. Cheap to
+/// clone (one `Arc`).
+pub struct AppState<C: StorageClient> {
     inner: Arc<Inner<C>>,
 }
 
-struct Inner<C> {
+struct Inner<C: StorageClient> {
     node: NodeInfo,
-    // The introducer swaps in new grids as servers come and go; handlers
-    // take a snapshot per request.
-    grid: RwLock<Arc<Grid<C>>>,
-    upload: UploadOptions,
+    // The introducer swaps grids inside the client as servers come and
+    // go; each operation keeps the grid it started with.
+    client: Arc<Client<C>>,
+    ops: ops::Ops,
+    started: std::time::Instant,
 }
 
-impl<C> Clone for AppState<C> {
+impl<C: StorageClient> Clone for AppState<C> {
     fn clone(&self) -> Self {
         AppState {
             inner: self.inner.clone(),
@@ -88,7 +96,7 @@ impl<C> Clone for AppState<C> {
     }
 }
 
-impl<C> std::fmt::Debug for AppState<C> {
+impl<C: StorageClient> std::fmt::Debug for AppState<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("node", &self.inner.node)
@@ -97,13 +105,14 @@ impl<C> std::fmt::Debug for AppState<C> {
 }
 
 impl<C: StorageClient> AppState<C> {
-    /// State over `grid`, uploading with `upload` (k/happy/N, convergence).
-    pub fn new(node: NodeInfo, grid: Arc<Grid<C>>, upload: UploadOptions) -> Self {
+    /// State over the client facade.
+    pub fn new(node: NodeInfo, client: Arc<Client<C>>) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 node,
-                grid: RwLock::new(grid),
-                upload,
+                client,
+                ops: ops::Ops::default(),
+                started: std::time::Instant::now(),
             }),
         }
     }
@@ -113,30 +122,24 @@ impl<C: StorageClient> AppState<C> {
         &self.inner.node
     }
 
-    /// The current grid (a snapshot).
-    pub fn grid(&self) -> Arc<Grid<C>> {
-        match self.inner.grid.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+    /// The client facade.
+    pub fn client(&self) -> &Client<C> {
+        &self.inner.client
     }
 
-    /// Replace the grid (servers came or went).
-    pub fn set_grid(&self, g: Arc<Grid<C>>) {
-        match self.inner.grid.write() {
-            Ok(mut w) => *w = g,
-            Err(p) => *p.into_inner() = g,
-        }
+    /// The operations table.
+    pub fn ops(&self) -> &ops::Ops {
+        &self.inner.ops
     }
 
-    /// Upload parameters and key mode.
-    pub fn upload_options(&self) -> &UploadOptions {
-        &self.inner.upload
+    /// Seconds since this web server started.
+    pub fn uptime_secs(&self) -> f64 {
+        self.inner.started.elapsed().as_secs_f64()
     }
 
     /// What the welcome page shows.
     pub fn welcome(&self) -> view::WelcomeView {
-        let grid = self.grid();
+        let grid = self.client().grid();
         view::WelcomeView {
             nickname: self.inner.node.nickname.clone(),
             node_id: self.inner.node.node_id.clone(),

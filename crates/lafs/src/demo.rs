@@ -316,28 +316,12 @@ async fn bind_web(client_dir: &Path, port: u16) -> Result<WebListener> {
     Ok(WebListener { listener, url })
 }
 
-/// Serve the client's web API and UI until `shutdown`.
+/// Serve the client's web API and UI until `shutdown` (as `lafs run` of a
+/// client node does).
 async fn serve_web(
     client_dir: PathBuf,
     web: WebListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    // Loading may ask the introducer for announcements on a runtime of its
-    // own: keep it off this one's worker threads.
-    let dir = client_dir.clone();
-    let client = tokio::task::spawn_blocking(move || {
-        create_client::load(&create_client::ClientSource {
-            node_directory: Some(dir),
-            servers: None,
-        })
-    })
-    .await
-    .context("loading the client")??;
-    let upload = client.upload_options(None);
-    let mut info = lafs_web::NodeInfo::new("demo-client");
-    info.nodedir = Some(client_dir);
-    let state = lafs_web::AppState::new(info, client.grid(), upload);
-    lafs_web::serve(web.listener, state, shutdown)
-        .await
-        .context("serving the web UI")
+    crate::web::serve_client(&client_dir, web.listener, shutdown).await
 }

@@ -24,6 +24,7 @@ mod node;
 mod progress;
 mod put;
 mod tahoe_cfg;
+mod web;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
 #[derive(Debug, Parser)]
@@ -89,6 +90,10 @@ enum Command {
     Manifest(manifest::ManifestArgs),
     /// Count and size everything under a directory.
     DeepStats(manifest::DeepStatsArgs),
+    /// Show a running client node's servers and operations (its web API).
+    Status(web::StatusArgs),
+    /// Open a running client node's web UI in a browser.
+    Webopen(web::WebopenArgs),
 }
 
 fn main() -> ExitCode {
@@ -158,6 +163,8 @@ fn main() -> ExitCode {
             a.src = a.src.inherit(&top);
             manifest::deep_stats(a)
         }
+        Command::Status(args) => web::status(args, &top),
+        Command::Webopen(args) => web::webopen(args, &top),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -279,6 +279,12 @@ pub fn run(dir: &Path) -> Result<()> {
     if dir.join(crate::introducer::INTRODUCER_TAC).exists() {
         return crate::introducer::run(dir);
     }
+    // A client node serves the web API; a storage node with a client side
+    // serves it too, beside the storage server.
+    if !crate::web::storage_enabled(dir)? {
+        return crate::web::run_client(dir);
+    }
+    crate::web::spawn_client_beside_storage(dir)?;
     let node = Node::load(dir)?;
     if !node.storage_enabled {
         bail!("[storage] enabled is false: this lafs node only runs a storage server");

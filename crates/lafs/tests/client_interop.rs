@@ -12,36 +12,11 @@
 
 mod client_common;
 
-use client_common::{lafs, ok, python_announcement, start_grid, Kill};
+use client_common::{data, lafs, ok, python_announcement, start_grid, tahoe, venv, Kill};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn venv() -> Option<PathBuf> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let out = Command::new(root().join("scripts/tahoe-venv"))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        assert!(!ci, "scripts/tahoe-venv failed under CI=true");
-        eprintln!("client interop: SKIPPED (no Tahoe 1.20 venv)");
-        return None;
-    }
-    Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
-}
-
-fn tahoe(v: &Path) -> Command {
-    let mut c = Command::new(v.join("bin/python"));
-    c.current_dir(root().join("../shared/tahoe"))
-        .arg("tahoe_loopback.py");
-    c
-}
 
 fn web(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
@@ -64,18 +39,6 @@ fn web(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16
         .and_then(|x| x.parse().ok())
         .unwrap_or(0);
     Ok((status, raw[split + 4..].to_vec()))
-}
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = 0x9e37_79b9u32 ^ seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 #[test]

@@ -189,55 +189,6 @@ fn helpers() {
 /// An empty grid: enough state for routes that never touch storage.
 fn test_state() -> crate::AppState<lafs_client::LocalClient> {
     let grid = lafs_client::Grid::new(Vec::new(), lafs_client::LeaseSecret::new(vec![7; 32]));
-    crate::AppState::new(
-        crate::NodeInfo::new("ui-test"),
-        std::sync::Arc::new(grid),
-        lafs_client::UploadOptions::convergent(lafs_format::keys::ConvergenceSecret::new(vec![
-            1;
-            16
-        ])),
-    )
-}
-
-/// `cargo test -p lafs-web -- --ignored write_preview` writes the pages
-/// rendered from sample data, with their assets, to `target/ui-preview/`
-/// for looking at in a browser without a grid.
-#[test]
-#[ignore = "writes files for a person to look at"]
-fn write_preview() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-preview");
-    std::fs::create_dir_all(dir.join("static")).expect("preview dir");
-    let fix = |html: String| html.replace("\"/static/", "\"static/");
-    let (_, _, d) = body(directory_page(&sample_dir()));
-    std::fs::write(dir.join("directory.html"), fix(d)).expect("write");
-    let mut ro = sample_dir();
-    ro.writable = false;
-    let (_, _, d) = body(directory_page(&ro));
-    std::fs::write(dir.join("directory-ro.html"), fix(d)).expect("write");
-    let st = StatusModel {
-        operations: vec![
-            OperationModel {
-                kind: "upload".into(),
-                target: "holiday.mkv".into(),
-                progress: 0.42,
-                bytes: Some(420 << 20),
-                started: now() - 75.0,
-                state: OperationState::Running,
-            },
-            OperationModel {
-                kind: "deep-check".into(),
-                target: "photos/".into(),
-                progress: 1.0,
-                started: now() - 4000.0,
-                state: OperationState::Done,
-                ..Default::default()
-            },
-        ],
-        now: now(),
-    };
-    let (_, _, d) = body(status_page(&st));
-    std::fs::write(dir.join("status.html"), fix(d)).expect("write");
-    for (name, text) in [("lafs.css", CSS), ("lafs.js", JS), ("favicon.svg", FAVICON)] {
-        std::fs::write(dir.join("static").join(name), text).expect("write");
-    }
+    let client = lafs_client::Client::new(grid, lafs_client::ClientConfig::default());
+    crate::AppState::new(crate::NodeInfo::new("ui-test"), std::sync::Arc::new(client))
 }

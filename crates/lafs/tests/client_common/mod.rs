@@ -78,3 +78,45 @@ pub fn start_grid(dir: &Path, n: usize) -> (Vec<Kill>, PathBuf) {
 pub fn python_announcement(nd: &Path, _nick: &str) -> String {
     String::from_utf8(ok(lafs().args(["admin", "announcement"]).arg(nd))).unwrap()
 }
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Tahoe 1.20 venv (`scripts/tahoe-venv`), or `None` (skip) when it
+/// cannot be made outside CI.
+pub fn venv() -> Option<PathBuf> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let out = Command::new(root().join("scripts/tahoe-venv"))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        assert!(!ci, "scripts/tahoe-venv failed under CI=true");
+        eprintln!("client interop: SKIPPED (no Tahoe 1.20 venv)");
+        return None;
+    }
+    Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
+}
+
+/// Python `tahoe` through the loopback shim.
+pub fn tahoe(v: &Path) -> Command {
+    let mut c = Command::new(v.join("bin/python"));
+    c.current_dir(root().join("../shared/tahoe"))
+        .arg("tahoe_loopback.py");
+    c
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn data(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = 0x9e37_79b9u32 ^ seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
