@@ -282,7 +282,9 @@ fn print_banner(root: &Path, client: &Path, url: &str, temporary: bool, started:
          \n  Try it:     echo hello > hello.txt\n\
          \x20             lafs put -d {c} hello.txt          # prints URI:CHK:…\n\
          \x20             lafs get -d {c} URI:CHK:… copy.txt\n\
-         \x20             tahoe -d {c} ls URI:DIR2:…          # Python Tahoe works too\n\
+         \x20             tahoe -d {c} create-alias demo      # Python Tahoe works too\n\
+         \x20             tahoe -d {c} put hello.txt demo:hello.txt\n\
+         \x20             lafs -d {c} ls demo:\n\
          \n  Grid:       {grid}{note}\n\
          \n  Press Ctrl-C to stop.",
         kind = if temporary { "temporary" } else { "kept" },
