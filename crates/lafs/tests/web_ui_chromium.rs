@@ -6,7 +6,8 @@
 //! demo servers; "Create a directory" makes one; "Make directory" makes a
 //! subdirectory inside it; a file goes up through the upload form (the
 //! page's own JavaScript posts it with progress); it is listed; the browser
-//! downloads it and the bytes match. Screenshots land in
+//! downloads it and the bytes match; it is renamed and deleted through the
+//! row's action menu. Screenshots land in
 //! `target/artifacts/` (desktop and phone width).
 //!
 //! Without chromedriver the test is skipped with a message; with `CI=true`
@@ -205,6 +206,26 @@ fn web_ui_in_headless_chromium() {
     std::fs::write(artifacts.join("web-ui.png"), png).expect("screenshot");
     d.set_window(390, 844);
     std::fs::write(artifacts.join("web-ui-phone.png"), d.screenshot()).expect("screenshot");
+    d.set_window(1200, 900);
+
+    // Rename through the row's action menu, then delete (accepting the
+    // page's confirmation dialog).
+    let menu = d.wait_for(&format!("{row} details.pop summary"), 5);
+    d.click(&menu);
+    let to = d.wait_for(&format!("{row} input[name=to_name]"), 5);
+    d.clear(&to);
+    d.type_into(&to, "renamed.bin");
+    let b = d.wait_for(&format!("{row} form[action$='?t=rename'] button"), 5);
+    d.click(&b);
+    let renamed = "tr.child[data-name='renamed.bin']";
+    d.wait_for(renamed, 60);
+    assert!(d.find_all(row).is_empty(), "old name still listed");
+    let menu = d.wait_for(&format!("{renamed} details.pop summary"), 5);
+    d.click(&menu);
+    let b = d.wait_for(&format!("{renamed} form.confirm button"), 5);
+    d.click(&b);
+    d.accept_alert();
+    d.wait_for("tr.empty", 60);
     drop(d);
     drop(demo);
     let _ = std::fs::remove_dir_all(&scratch);

@@ -348,6 +348,19 @@ impl Driver {
             .expect("screenshot base64")
     }
 
+    /// Accept a `confirm()` dialog, waiting a little for it to open.
+    pub fn accept_alert(&self) {
+        let t = Instant::now();
+        loop {
+            let (st, v) = self.try_cmd("POST", "alert/accept", json!({}));
+            if st == 200 {
+                return;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "no dialog: {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn set_window(&self, w: u32, h: u32) {
         self.cmd("POST", "window/rect", json!({"width": w, "height": h}));
     }
