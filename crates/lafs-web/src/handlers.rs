@@ -11,7 +11,7 @@ use crate::{pyjson, render, ui, AppState};
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use lafs_client::client::split_path;
 use lafs_client::dirnode::{link_metadata, Dirnode};
@@ -40,6 +40,15 @@ fn text(status: StatusCode, s: impl Into<String>) -> Response {
 
 fn json_response(v: &Value) -> Response {
     text(StatusCode::OK, pyjson::dumps_indent1(v) + "\n")
+}
+
+/// Tahoe redirects with 302 Found (Twisted's `redirectTo`), and the
+/// `tahoe` CLI accepts exactly 200 or 302 from `t=start-*`.
+fn found(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Err(_) => WebError::BadRequest("unencodable redirect target".into()).into_response(),
+    }
 }
 
 fn escape_cap(c: &str) -> String {
@@ -160,7 +169,8 @@ pub async fn operation<C: StorageClient>(
     let r = if req.method() == Method::POST && args.t() == "cancel" {
         st.ops().cancel(&handle)
     } else {
-        st.ops().get(&handle)
+        let release = args.flag("release-after-complete", false).unwrap_or(false);
+        st.ops().get(&handle, release)
     };
     match r {
         Some(v) => json_response(&v),
@@ -190,7 +200,7 @@ async fn uri_root_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Resu
             let cap = args
                 .get("uri")
                 .ok_or_else(|| WebError::BadRequest("GET /uri requires uri=".into()))?;
-            Ok(Redirect::to(&format!("/uri/{}", escape_cap(cap))).into_response())
+            Ok(found(&format!("/uri/{}", escape_cap(cap))))
         }
         Method::PUT => match args.t() {
             "" => {
@@ -226,9 +236,7 @@ async fn uri_root_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Resu
                 t => return Err(bad_t("POST", "/uri", t)),
             };
             if args.flag("redirect_to_result", false)? {
-                return Ok(
-                    Redirect::to(&format!("/uri/{}", escape_cap(&cap.to_string()))).into_response(),
-                );
+                return Ok(found(&format!("/uri/{}", escape_cap(&cap.to_string()))));
             }
             Ok(text(StatusCode::OK, cap.to_string()))
         }
@@ -774,13 +782,8 @@ async fn post<C: StorageClient>(
                 .ok_or_else(|| WebError::BadRequest("t=upload needs a file name".into()))?;
             let format = args.file_format()?.unwrap_or(FileFormat::Chk);
             let cap = upload_file(st, f, format).await?;
-            c.link(
-                &c.resolve(&target.cap, &path).await?.cap,
-                &n,
-                &LinkCaps::of(&cap),
-                replace,
-            )
-            .await?;
+            c.link(&target.cap, &join(&path, &n), &LinkCaps::of(&cap), replace)
+                .await?;
             cap.to_string()
         }
         "uri" => {
@@ -789,13 +792,8 @@ async fn post<C: StorageClient>(
                 .get("uri")
                 .ok_or_else(|| WebError::BadRequest("t=uri needs uri=".into()))?;
             let cap = Cap::parse(u.trim()).map_err(|_| WebError::BadCap(u.to_string()))?;
-            c.link(
-                &c.resolve(&target.cap, &path).await?.cap,
-                &n,
-                &LinkCaps::of(&cap),
-                replace,
-            )
-            .await?;
+            c.link(&target.cap, &join(&path, &n), &LinkCaps::of(&cap), replace)
+                .await?;
             cap.to_string()
         }
         "delete" | "unlink" => {
@@ -848,7 +846,7 @@ async fn post<C: StorageClient>(
             if let Some(o) = args.get("output") {
                 to.push_str(&format!("?output={}", escape_cap(o)));
             }
-            return Ok(Redirect::to(&to).into_response());
+            return Ok(found(&to));
         }
         "stream-manifest" => {
             let node = c.resolve(&target.cap, &path).await?;
@@ -863,7 +861,7 @@ async fn post<C: StorageClient>(
     if let Some(to) = args.get("when_done").filter(|s| !s.is_empty()) {
         // Only local redirects: a cap must never leave for another site.
         if to.starts_with('/') && !to.starts_with("//") {
-            return Ok(Redirect::to(to).into_response());
+            return Ok(found(to));
         }
     }
     Ok(text(StatusCode::OK, result))

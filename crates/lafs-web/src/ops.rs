@@ -93,12 +93,20 @@ impl Ops {
         }
     }
 
-    /// The JSON `/operations/H?output=JSON` shows.
-    pub fn get(&self, handle: &str) -> Option<Value> {
-        let ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
-        let o = ops.iter().find(|o| o.handle == handle)?;
-        Some(match &o.result {
-            Some(v) => v.clone(),
+    /// The JSON `/operations/H?output=JSON` shows; with `release` a
+    /// finished operation is forgotten once shown
+    /// (`release-after-complete=true`).
+    pub fn get(&self, handle: &str, release: bool) -> Option<Value> {
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        let i = ops.iter().position(|o| o.handle == handle)?;
+        Some(match &ops[i].result {
+            Some(v) => {
+                let v = v.clone();
+                if release {
+                    ops.remove(i);
+                }
+                v
+            }
             None => json!({"finished": false}),
         })
     }

@@ -36,13 +36,39 @@ pub fn cap_size(f: &FileCap) -> Option<u64> {
     }
 }
 
+/// (rw_uri, ro_uri, verify_uri).
+pub type Uris = (Option<String>, Option<String>, Option<String>);
+
 /// (rw_uri, ro_uri, verify_uri) of a known cap, as Tahoe's nodes report
 /// them (`get_write_uri`, `get_readonly_uri`, `get_verify_cap`).
-pub fn uris(cap: &Cap) -> (Option<String>, Option<String>, Option<String>) {
+pub fn uris(cap: &Cap) -> Uris {
     let rw = (!cap.is_readonly()).then(|| cap.to_string());
     let ro = Some(cap.readonly().to_string());
     let v = cap.verifier().map(|v| v.to_string());
     (rw, ro, v)
+}
+
+/// Which order a JSON object lists its caps in (Tahoe builds each dict
+/// in its own order, and `json.dumps` keeps it).
+#[derive(Clone, Copy)]
+enum UriOrder {
+    /// `ro_uri, rw_uri, verify_uri` (a node's own JSON).
+    ReadFirst,
+    /// `rw_uri, ro_uri, verify_uri` (a child in a listing).
+    WriteFirst,
+}
+
+fn put_uris(m: &mut Map<String, Value>, uris: Uris, order: UriOrder) {
+    let (rw, ro, v) = uris;
+    let (first, second) = match order {
+        UriOrder::ReadFirst => (("ro_uri", ro), ("rw_uri", rw)),
+        UriOrder::WriteFirst => (("rw_uri", rw), ("ro_uri", ro)),
+    };
+    for (k, val) in [first, second, ("verify_uri", v)] {
+        if let Some(x) = val {
+            m.insert(k.into(), x.into());
+        }
+    }
 }
 
 fn filenode_fields(f: &FileCap, size: Option<u64>) -> Map<String, Value> {
@@ -59,16 +85,7 @@ fn filenode_fields(f: &FileCap, size: Option<u64>) -> Map<String, Value> {
 /// file was reached through a parent.
 pub fn file_json(cap: &Cap, size: Option<u64>, metadata: Option<&Map<String, Value>>) -> Value {
     let mut m = filenode_fields(cap.file(), size);
-    let (rw, ro, v) = uris(cap);
-    if let Some(ro) = ro {
-        m.insert("ro_uri".into(), ro.into());
-    }
-    if let Some(rw) = rw {
-        m.insert("rw_uri".into(), rw.into());
-    }
-    if let Some(v) = v {
-        m.insert("verify_uri".into(), v.into());
-    }
+    put_uris(&mut m, uris(cap), UriOrder::ReadFirst);
     if let Some(md) = metadata {
         m.insert("metadata".into(), Value::Object(md.clone()));
     }
@@ -102,16 +119,7 @@ pub fn child_json(e: &Entry) -> Value {
         }
     };
     m.insert("metadata".into(), Value::Object(e.metadata.clone()));
-    let (rw, ro, v) = uris;
-    if let Some(rw) = rw {
-        m.insert("rw_uri".into(), rw.into());
-    }
-    if let Some(ro) = ro {
-        m.insert("ro_uri".into(), ro.into());
-    }
-    if let Some(v) = v {
-        m.insert("verify_uri".into(), v.into());
-    }
+    put_uris(&mut m, uris, UriOrder::WriteFirst);
     Value::Array(vec![kind.into(), Value::Object(m)])
 }
 
@@ -125,16 +133,7 @@ pub fn dir_json(cap: &Cap, entries: &[Entry]) -> Value {
     }
     let mut m = Map::new();
     m.insert("children".into(), Value::Object(kids));
-    let (rw, ro, v) = uris(cap);
-    if let Some(ro) = ro {
-        m.insert("ro_uri".into(), ro.into());
-    }
-    if let Some(rw) = rw {
-        m.insert("rw_uri".into(), rw.into());
-    }
-    if let Some(v) = v {
-        m.insert("verify_uri".into(), v.into());
-    }
+    put_uris(&mut m, uris(cap), UriOrder::ReadFirst);
     m.insert("mutable".into(), cap.is_mutable().into());
     Value::Array(vec!["dirnode".into(), Value::Object(m)])
 }
