@@ -89,6 +89,14 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
 
 /// `lafs create-client`.
 pub fn run(a: CreateClientArgs) -> Result<()> {
+    let dir = a.nodedir.clone();
+    create(a)?;
+    println!("client node created in {}", dir.display());
+    Ok(())
+}
+
+/// Create the node directory without printing (`lafs demo` makes eleven).
+pub fn create(a: CreateClientArgs) -> Result<()> {
     let dir = &a.nodedir;
     if dir.join("tahoe.cfg").exists() {
         bail!("{} already has a tahoe.cfg", dir.display());
@@ -123,7 +131,6 @@ pub fn run(a: CreateClientArgs) -> Result<()> {
         .set("shares.total", a.total.to_string());
     cfg.with_section(Some("storage")).set("enabled", "false");
     cfg.write_to_file(dir.join("tahoe.cfg"))?;
-    println!("client node created in {}", dir.display());
     Ok(())
 }
 

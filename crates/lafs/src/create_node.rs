@@ -132,6 +132,14 @@ pub(crate) fn make_private_dir(dir: &Path) -> Result<PathBuf> {
 
 /// `lafs create-node`.
 pub fn run(a: CreateNodeArgs) -> Result<()> {
+    let dir = a.nodedir.clone();
+    create(a)?;
+    println!("Node created in {}", dir.display());
+    Ok(())
+}
+
+/// Create the node directory without printing (`lafs demo` makes eleven).
+pub fn create(a: CreateNodeArgs) -> Result<()> {
     let dir = &a.nodedir;
     if dir.join("tahoe.cfg").exists() {
         bail!("{} already has a tahoe.cfg", dir.display());
@@ -220,6 +228,5 @@ pub fn run(a: CreateNodeArgs) -> Result<()> {
         .set("shares.total", "10");
     cfg.write_to_file(dir.join("tahoe.cfg"))
         .context("writing tahoe.cfg")?;
-    println!("Node created in {}", dir.display());
     Ok(())
 }

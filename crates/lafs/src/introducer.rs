@@ -87,6 +87,16 @@ pub fn create(a: CreateIntroducerArgs) -> Result<()> {
 
 /// `lafs run` of an introducer node, until SIGINT/SIGTERM.
 pub fn run(dir: &Path) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting tokio")?;
+    rt.block_on(serve(dir, crate::node::shutdown_signal()))
+}
+
+/// Serve the introducer node at `dir` until `shutdown` (`lafs run`, and
+/// `lafs demo`'s introducer).
+pub async fn serve(dir: &Path, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
     let cfg = crate::tahoe_cfg::load(dir)?;
     let get = |key: &str| cfg.get_from(Some("node"), key).map(str::trim);
     let listen = crate::node::parse_tub_port(get("tub.port").context("[node] tub.port missing")?)?;
@@ -99,26 +109,14 @@ pub fn run(dir: &Path) -> Result<()> {
         key_pem: read("tls-key.pem")?,
     };
     let swissnum = Swissnum::new(read("swissnum")?.trim().to_string());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
-        tracing::info!(listen = %listener.local_addr()?, "introducer running");
-        let intro = Introducer::new(swissnum);
-        lafs_introducer::server::serve(
-            listener,
-            identity.server_config()?,
-            intro,
-            crate::node::shutdown_signal(),
-        )
-        .await;
-        tracing::info!("introducer stopped");
-        Ok(())
-    })
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    tracing::info!(listen = %listener.local_addr()?, "introducer running");
+    let intro = Introducer::new(swissnum);
+    lafs_introducer::server::serve(listener, identity.server_config()?, intro, shutdown).await;
+    tracing::info!("introducer stopped");
+    Ok(())
 }
 
 /// The introducers configured for the node at `dir`.

@@ -13,6 +13,7 @@ mod cp;
 mod create_client;
 mod create_node;
 mod debug;
+mod demo;
 mod get;
 mod grid_cli;
 mod introducer;
@@ -23,8 +24,8 @@ mod mkdir;
 mod node;
 mod progress;
 mod put;
-mod web;
 mod tahoe_cfg;
+mod web;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.
 #[derive(Debug, Parser)]
@@ -40,8 +41,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start a complete local grid in one process (not built yet).
-    Demo,
+    /// Start a complete local grid in one process: storage servers, a client
+    /// and its web UI, all on 127.0.0.1.
+    Demo(demo::DemoArgs),
     /// Tools for debugging grids and formats.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
@@ -104,14 +106,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let top = cli.node_directory;
     let result = match cli.command {
-        Command::Demo => {
-            eprintln!(
-                "lafs demo: not built yet. The local grid (introducer, storage servers, \
-                 client and web UI) arrives with the node issue; today lafs offers \
-                 `lafs debug` (caps, shares, decoding)."
-            );
-            return ExitCode::from(2);
-        }
+        Command::Demo(args) => demo::run(args),
         Command::Debug(cmd) => debug::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::CreateNode(args) => create_node::run(args),

@@ -296,35 +296,53 @@ pub fn run(dir: &Path) -> Result<()> {
         .build()
         .context("starting tokio")?;
     rt.block_on(async move {
-        let engine = node.open_engine().await?;
-        let tls = node.identity.server_config()?;
-        let listener = tokio::net::TcpListener::bind(node.listen)
-            .await
-            .with_context(|| format!("binding {}", node.listen))?;
-        tracing::info!(
-            nickname = %node.nickname,
-            listen = %listener.local_addr()?,
-            backend = %node.backend,
-            nodeid = %node.nodeid,
-            "storage server running"
-        );
-        // Lease expiry (`[storage] expire.*`) runs as a background worker.
-        // Tahoe's lease crawler takes about an hour per cycle; one pass an
-        // hour over the lease DB matches it without walking the disk.
-        let _expiry = engine
-            .options()
-            .expire
-            .enabled
-            .then(|| engine.spawn_expiry_worker(std::time::Duration::from_secs(3600)));
-        // Announce ourselves to the configured introducers, if any.
-        let _publisher = crate::introducer::announce_storage(dir, &node)?;
-        let storage = lafs_http::server::HttpStorage::new(engine.clone(), node.swissnum.clone());
-        lafs_http::server::serve(listener, tls, storage, shutdown_signal()).await;
-        // Mark the lease DB clean, so the next start needs no re-crawl.
-        engine.close().await;
-        tracing::info!("storage server stopped");
-        Ok(())
+        let listener = node.bind().await?;
+        serve(node, dir, listener, shutdown_signal()).await
     })
+}
+
+impl Node {
+    /// Bind the node's `tub.port`.
+    pub async fn bind(&self) -> Result<tokio::net::TcpListener> {
+        tokio::net::TcpListener::bind(self.listen)
+            .await
+            .with_context(|| format!("binding {}", self.listen))
+    }
+}
+
+/// Serve a storage node on its bound listener until `shutdown` completes
+/// (`lafs run`, and each of `lafs demo`'s servers).
+pub async fn serve(
+    node: Node,
+    dir: &Path,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let engine = node.open_engine().await?;
+    let tls = node.identity.server_config()?;
+    tracing::info!(
+        nickname = %node.nickname,
+        listen = %listener.local_addr()?,
+        backend = %node.backend,
+        nodeid = %node.nodeid,
+        "storage server running"
+    );
+    // Lease expiry (`[storage] expire.*`) runs as a background worker.
+    // Tahoe's lease crawler takes about an hour per cycle; one pass an
+    // hour over the lease DB matches it without walking the disk.
+    let _expiry = engine
+        .options()
+        .expire
+        .enabled
+        .then(|| engine.spawn_expiry_worker(std::time::Duration::from_secs(3600)));
+    // Announce ourselves to the configured introducers, if any.
+    let _publisher = crate::introducer::announce_storage(dir, &node)?;
+    let storage = lafs_http::server::HttpStorage::new(engine.clone(), node.swissnum.clone());
+    lafs_http::server::serve(listener, tls, storage, shutdown).await;
+    // Mark the lease DB clean, so the next start needs no re-crawl.
+    engine.close().await;
+    tracing::info!("storage server stopped");
+    Ok(())
 }
 
 pub async fn shutdown_signal() {
