@@ -86,15 +86,22 @@ fn demo_dir(dir: Option<PathBuf>) -> Result<DemoDir> {
     }
 }
 
+/// Every demo node listens on 127.0.0.1, on a port picked now.
+fn loopback() -> create_node::NetArgs {
+    create_node::NetArgs {
+        hostname: "127.0.0.1".into(),
+        port: None,
+        listen_address: Some("127.0.0.1".into()),
+    }
+}
+
 /// Create storage node `i` unless a previous run did.
 fn ensure_storage_node(dir: &Path, i: u16, introducer: &str) -> Result<()> {
     if dir.join("tahoe.cfg").exists() {
         return Ok(());
     }
     create_node::create(CreateNodeArgs {
-        hostname: "127.0.0.1".into(),
-        port: None,
-        listen_address: Some("127.0.0.1".into()),
+        net: loopback(),
         storage_dir: None,
         nickname: format!("demo-storage-{i}"),
         // A demo on a nearly full disk should still take a few files.
@@ -110,9 +117,7 @@ fn ensure_storage_node(dir: &Path, i: u16, introducer: &str) -> Result<()> {
 fn ensure_introducer(dir: &Path) -> Result<String> {
     if !dir.join("tahoe.cfg").exists() {
         crate::introducer::create(crate::introducer::CreateIntroducerArgs {
-            hostname: "127.0.0.1".into(),
-            port: None,
-            listen_address: Some("127.0.0.1".into()),
+            net: loopback(),
             nickname: "demo-introducer".into(),
             nodedir: dir.to_path_buf(),
         })?;
