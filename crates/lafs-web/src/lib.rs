@@ -147,12 +147,19 @@ impl<C: StorageClient> AppState<C> {
             servers: grid
                 .servers()
                 .iter()
-                .map(|s| view::ServerView {
-                    id: s.id.clone(),
-                    nickname: String::new(),
-                    connected: true,
-                    last_seen: None,
-                    address: String::new(),
+                .map(|s| {
+                    // The broker names servers `v0-… (nickname)`.
+                    let (id, nickname) = match s.id.split_once(" (") {
+                        Some((id, nick)) => (id, nick.strip_suffix(')').unwrap_or(nick)),
+                        None => (s.id.as_str(), ""),
+                    };
+                    view::ServerView {
+                        id: id.to_string(),
+                        nickname: nickname.to_string(),
+                        connected: true,
+                        last_seen: None,
+                        address: String::new(),
+                    }
                 })
                 .collect(),
             introducers: Vec::new(),

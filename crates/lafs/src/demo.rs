@@ -116,7 +116,7 @@ fn ensure_storage_node(dir: &Path, i: u16, introducer: &str) -> Result<()> {
 /// Create the introducer unless a previous run did; returns its URL.
 fn ensure_introducer(dir: &Path) -> Result<String> {
     if !dir.join("tahoe.cfg").exists() {
-        crate::introducer::create(crate::introducer::CreateIntroducerArgs {
+        crate::introducer::create_quiet(crate::introducer::CreateIntroducerArgs {
             net: loopback(),
             nickname: "demo-introducer".into(),
             nodedir: dir.to_path_buf(),

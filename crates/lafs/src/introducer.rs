@@ -50,6 +50,15 @@ pub struct CreateIntroducerArgs {
 
 /// `lafs create-introducer`.
 pub fn create(a: CreateIntroducerArgs) -> Result<()> {
+    let dir = a.nodedir.clone();
+    let url = create_quiet(a)?;
+    println!("Introducer created in {}", dir.display());
+    println!("Its URL (give it to nodes as [client] introducer.furl): {url}");
+    Ok(())
+}
+
+/// Create an introducer node directory; returns its URL.
+pub fn create_quiet(a: CreateIntroducerArgs) -> Result<String> {
     let dir = &a.nodedir;
     if dir.join("tahoe.cfg").exists() {
         bail!("{} already has a tahoe.cfg", dir.display());
@@ -80,9 +89,7 @@ pub fn create(a: CreateIntroducerArgs) -> Result<()> {
         .node_section(&a.nickname, &listen, port)
         .write_to_file(dir.join("tahoe.cfg"))
         .context("writing tahoe.cfg")?;
-    println!("Introducer created in {}", dir.display());
-    println!("Its URL (give it to nodes as [client] introducer.furl): {url}");
-    Ok(())
+    Ok(url)
 }
 
 /// `lafs run` of an introducer node, until SIGINT/SIGTERM.
