@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod admin;
 mod bench;
+mod bench_limits;
 mod bench_storage;
 mod create_client;
 mod create_node;
