@@ -32,6 +32,9 @@ pub enum BenchCommand {
     Limits(crate::bench_limits::LimitsArgs),
     #[command(flatten)]
     Storage(crate::bench_storage::BenchCommand),
+    /// lafs vs Tahoe 1.20 on two 10-server grids on loopback: upload,
+    /// download, small files, directories, mutable files, RSS, CPU.
+    Grid(crate::bench_grid::GridArgs),
 }
 
 /// Options of `lafs bench fec`.
@@ -60,6 +63,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Fec(args) => fec(args),
         BenchCommand::Limits(args) => crate::bench_limits::run(args),
         BenchCommand::Storage(cmd) => crate::bench_storage::run(cmd),
+        BenchCommand::Grid(args) => crate::bench_grid::run(args),
     }
 }
 

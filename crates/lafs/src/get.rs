@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use futures::StreamExt;
 use lafs_client::{download, DownloadOptions};
 use lafs_format::cap::Cap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 /// Arguments of `lafs get`.
@@ -64,17 +64,31 @@ pub fn run(a: GetArgs) -> Result<()> {
         )),
         _ => Box::new(std::io::stdout().lock()),
     };
+    let want = range
+        .as_ref()
+        .map_or(size, |r| r.end.min(size).saturating_sub(r.start));
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| crate::progress::bytes_bar(want, "downloading"));
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
+    let res = rt.block_on(async {
         let grid = match client {
             Some(c) => c.grid,
             None => lafs_client::Grid::new(Vec::new(), lafs_client::LeaseSecret::new(Vec::new())),
         };
         let mut s = Box::pin(download(&grid, &cap, range, DownloadOptions::default()).await?);
         while let Some(chunk) = s.next().await {
-            out.write_all(&chunk?)?;
+            let chunk = chunk?;
+            out.write_all(&chunk)?;
+            if let Some(b) = &bar {
+                b.inc(chunk.len() as u64);
+            }
         }
         out.flush()?;
         Ok::<(), anyhow::Error>(())
-    })
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    res
 }

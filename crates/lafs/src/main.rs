@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod admin;
 mod bench;
+mod bench_grid;
 mod bench_limits;
 mod bench_storage;
 mod create_client;
@@ -12,6 +13,7 @@ mod create_node;
 mod debug;
 mod get;
 mod node;
+mod progress;
 mod put;
 
 /// lafs: a Tahoe-LAFS compatible least-authority file store.

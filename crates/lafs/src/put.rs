@@ -27,15 +27,22 @@ pub fn run(a: PutArgs) -> Result<()> {
         (Some(c), false) => KeyMode::Convergent(c.clone()),
         _ => KeyMode::Random,
     };
-    let tty = std::io::stderr().is_terminal();
-    let progress: Option<lafs_client::ProgressFn> = tty.then(|| {
-        Arc::new(|p: Progress| {
+    // A progress bar only on a terminal; pipes and logs get the cap alone.
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| crate::progress::bytes_bar(0, "hashing"));
+    let progress: Option<lafs_client::ProgressFn> = bar.clone().map(|bar| {
+        Arc::new(move |p: Progress| {
             let (what, done, total) = match p {
                 Progress::Hashing { done, total } => ("hashing", done, total),
                 Progress::Uploading { done, total } => ("uploading", done, total),
             };
-            let pct = (done * 100).checked_div(total).unwrap_or(100);
-            eprint!("\r{what} {pct:3}% ({done}/{total} bytes)   ");
+            if bar.message() != what {
+                bar.set_message(what);
+                bar.reset();
+            }
+            bar.set_length(total);
+            bar.set_position(done);
         }) as lafs_client::ProgressFn
     });
     let opts = UploadOptions {
@@ -54,8 +61,8 @@ pub fn run(a: PutArgs) -> Result<()> {
         }
         .map_err(anyhow::Error::from)
     });
-    if tty {
-        eprintln!();
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
     let res = res?;
     println!("{}", res.cap);

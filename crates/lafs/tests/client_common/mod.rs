@@ -73,41 +73,8 @@ pub fn start_grid(dir: &Path, n: usize) -> (Vec<Kill>, PathBuf) {
     (procs, servers)
 }
 
-/// servers.yaml entry for a Python 1.20 storage node (spec §9.4).
-pub fn python_announcement(nd: &Path, nick: &str) -> String {
-    let pem = std::fs::read_to_string(nd.join("private/node.pem")).unwrap();
-    let b64: String = pem
-        .split("-----BEGIN CERTIFICATE-----")
-        .nth(1)
-        .unwrap()
-        .split("-----END CERTIFICATE-----")
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    use base64::Engine;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    let pin = lafs_http::spki_hash(lafs_http::cert_spki(&der).unwrap());
-    let furl = std::fs::read_to_string(nd.join("private/storage.furl")).unwrap();
-    let furl = furl.trim();
-    let tubid = furl
-        .strip_prefix("pb://")
-        .unwrap()
-        .split('@')
-        .next()
-        .unwrap();
-    let swissnum = furl.rsplit('/').next().unwrap();
-    let cfg = std::fs::read_to_string(nd.join("tahoe.cfg")).unwrap();
-    let port = cfg
-        .lines()
-        .find_map(|l| l.strip_prefix("tub.location = tcp:127.0.0.1:"))
-        .unwrap()
-        .trim();
-    let key = std::fs::read_to_string(nd.join("node.pubkey")).unwrap();
-    let id = key.trim().strip_prefix("pub-").unwrap();
-    format!(
-        "  {id}:\n    ann:\n      nickname: \"{nick}\"\n      anonymous-storage-FURL: \"pb://{tubid}@tcp:127.0.0.1:{port}/{swissnum}\"\n      anonymous-storage-NURLs:\n        - \"pb://{pin}@127.0.0.1:{port}/{swissnum}#v=1\"\n"
-    )
+/// servers.yaml entry for a Python 1.20 storage node (spec §9.4), as
+/// `lafs admin announcement` builds it from the node's files.
+pub fn python_announcement(nd: &Path, _nick: &str) -> String {
+    String::from_utf8(ok(lafs().args(["admin", "announcement"]).arg(nd))).unwrap()
 }
