@@ -70,8 +70,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
 /// One benchmark shape.
 pub(crate) struct Workload {
     key: &'static str,
-    k: usize,
-    n: usize,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
     segment: usize,
 }
 
