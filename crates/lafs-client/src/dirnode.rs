@@ -74,7 +74,7 @@ impl<C> std::fmt::Debug for Dirnode<C> {
 }
 
 /// Seconds since the epoch, as Tahoe stores link times.
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())

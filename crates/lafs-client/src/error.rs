@@ -29,6 +29,10 @@ pub enum ClientError {
     /// The share does not exist on that server.
     #[error("no such share")]
     NoSuchShare,
+    /// A mutable write was refused: the slot was created with another
+    /// write enabler (HTTP 401 on read-test-write, spec §8.4 item 9, §9.3).
+    #[error("bad write enabler")]
+    BadWriteEnabler,
     /// This client does not implement the operation.
     #[error("operation not supported by this client: {0}")]
     Unsupported(&'static str),

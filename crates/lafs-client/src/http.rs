@@ -6,18 +6,29 @@
 //! maps the trait's operations to requests (§8.4, §8.6) and keeps a pool of
 //! keep-alive HTTP/1.1 connections so many requests run in parallel, each
 //! connection reused as soon as its response is read.
+//!
+//! Both namespaces are served: immutable (allocate, PATCH, abort) and
+//! mutable (read-test-write with the per-server write enabler, §8.4 item
+//! 9, §9.3). Listing, ranged reads and corruption advisories are the same
+//! request in either namespace, so one helper each takes the path prefix.
+//! Like the Python client, a ranged read always names an inclusive end
+//! and accepts 206 (at most what was asked) or 204 (past the end).
 
 use crate::{ClientError, StorageClient};
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use lafs_format::keys::{LeaseCancelSecret, LeaseRenewSecret, StorageIndex};
+use lafs_format::keys::{LeaseCancelSecret, LeaseRenewSecret, StorageIndex, WriteEnabler};
 use lafs_http::client::{Connection, Reply, StorageClient as Endpoint};
 use lafs_http::wire::{
-    self, AdviseCorruptRequest, AllocateRequest, UploadProgress, VersionResponse,
+    self, AdviseCorruptRequest, AllocateRequest, ReadTestWriteRequest, ReadTestWriteResponse,
+    UploadProgress, VersionResponse,
 };
 use lafs_http::{Nurl, Secrets};
-use lafs_storage::{Allocation, UploadSecret, VersionInfo, WriteProgress};
-use std::collections::BTreeSet;
+use lafs_storage::{
+    Allocation, ReadVector, TestWriteResult, TestWriteVectors, UploadSecret, VersionInfo,
+    WriteProgress,
+};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// Idle connections kept per server.
@@ -105,6 +116,88 @@ impl HttpClient {
 
 fn imm(si: &StorageIndex) -> String {
     format!("/storage/v1/immutable/{}", si.to_base32())
+}
+
+fn mutable(si: &StorageIndex) -> String {
+    format!("/storage/v1/mutable/{}", si.to_base32())
+}
+
+impl HttpClient {
+    /// `GET {base}/shares` of either namespace (§8.4 items 6 and 10).
+    async fn share_set(&self, base: &str) -> Result<BTreeSet<u16>, ClientError> {
+        let path = format!("{base}/shares");
+        let (s, _, b) = self
+            .request(Method::GET, &path, &Secrets::default(), &[], Bytes::new())
+            .await?;
+        if s != StatusCode::OK {
+            return Err(status(s));
+        }
+        wire::share_set_from_cbor(&b).map_err(malformed)
+    }
+
+    /// A ranged `GET {base}/N` of either namespace, as the Python client
+    /// sends it (§8.5): always an explicit inclusive end; 206 with at most
+    /// the bytes asked, or 204 (nothing past the end).
+    async fn ranged_get(
+        &self,
+        base: &str,
+        shnum: u16,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, ClientError> {
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let last = offset
+            .checked_add(len - 1)
+            .ok_or(ClientError::Malformed("read range overflows"))?;
+        let path = format!("{base}/{shnum}");
+        let range = [("range", format!("bytes={offset}-{last}"))];
+        let (s, _, b) = self
+            .request(
+                Method::GET,
+                &path,
+                &Secrets::default(),
+                &range,
+                Bytes::new(),
+            )
+            .await?;
+        match s {
+            StatusCode::PARTIAL_CONTENT if b.len() as u64 <= len => Ok(b),
+            StatusCode::PARTIAL_CONTENT => {
+                Err(ClientError::Malformed("range response longer than asked"))
+            }
+            StatusCode::NO_CONTENT => Ok(Bytes::new()),
+            StatusCode::NOT_FOUND => Err(ClientError::NoSuchShare),
+            s => Err(status(s)),
+        }
+    }
+
+    /// `POST {base}/N/corrupt` of either namespace (§8.4 items 8 and 12).
+    async fn corrupt(&self, base: &str, shnum: u16, reason: &str) -> Result<(), ClientError> {
+        // The schema bounds the reason to 1..32765 characters.
+        let mut r: String = reason.chars().take(1000).collect();
+        if r.is_empty() {
+            r.push('?');
+        }
+        let body = AdviseCorruptRequest::new(r).map_err(malformed)?.to_cbor();
+        let path = format!("{base}/{shnum}/corrupt");
+        let (s, _, _) = self
+            .request(
+                Method::POST,
+                &path,
+                &Secrets::default(),
+                &[(CBOR.0, CBOR.1.to_string())],
+                Bytes::from(body),
+            )
+            .await?;
+        // The Python client ignores 404 here.
+        if s.is_success() || s == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(status(s))
+        }
+    }
 }
 
 const CBOR: (&str, &str) = ("content-type", "application/cbor");
@@ -212,14 +305,7 @@ impl StorageClient for HttpClient {
     }
 
     async fn list_shares(&self, si: StorageIndex) -> Result<BTreeSet<u16>, ClientError> {
-        let path = format!("{}/shares", imm(&si));
-        let (s, _, b) = self
-            .request(Method::GET, &path, &Secrets::default(), &[], Bytes::new())
-            .await?;
-        if s != StatusCode::OK {
-            return Err(status(s));
-        }
-        wire::share_set_from_cbor(&b).map_err(malformed)
+        self.share_set(&imm(&si)).await
     }
 
     async fn read_share(
@@ -229,29 +315,7 @@ impl StorageClient for HttpClient {
         offset: u64,
         len: u64,
     ) -> Result<Bytes, ClientError> {
-        if len == 0 {
-            return Ok(Bytes::new());
-        }
-        let path = format!("{}/{shnum}", imm(&si));
-        let range = [("range", format!("bytes={offset}-{}", offset + len - 1))];
-        let (s, _, b) = self
-            .request(
-                Method::GET,
-                &path,
-                &Secrets::default(),
-                &range,
-                Bytes::new(),
-            )
-            .await?;
-        match s {
-            StatusCode::PARTIAL_CONTENT if b.len() as u64 <= len => Ok(b),
-            StatusCode::PARTIAL_CONTENT => {
-                Err(ClientError::Malformed("range response longer than asked"))
-            }
-            StatusCode::NO_CONTENT => Ok(Bytes::new()),
-            StatusCode::NOT_FOUND => Err(ClientError::NoSuchShare),
-            s => Err(status(s)),
-        }
+        self.ranged_get(&imm(&si), shnum, offset, len).await
     }
 
     async fn advise_corrupt(
@@ -260,28 +324,7 @@ impl StorageClient for HttpClient {
         shnum: u16,
         reason: &str,
     ) -> Result<(), ClientError> {
-        // The schema bounds the reason to 1..32765 characters.
-        let mut r: String = reason.chars().take(1000).collect();
-        if r.is_empty() {
-            r.push('?');
-        }
-        let body = AdviseCorruptRequest::new(r).map_err(malformed)?.to_cbor();
-        let path = format!("{}/{shnum}/corrupt", imm(&si));
-        let (s, _, _) = self
-            .request(
-                Method::POST,
-                &path,
-                &Secrets::default(),
-                &[(CBOR.0, CBOR.1.to_string())],
-                Bytes::from(body),
-            )
-            .await?;
-        // The Python client ignores 404 here.
-        if s.is_success() || s == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(status(s))
-        }
+        self.corrupt(&imm(&si), shnum, reason).await
     }
 
     async fn add_lease(
@@ -299,5 +342,64 @@ impl StorageClient for HttpClient {
         } else {
             Err(status(s))
         }
+    }
+
+    async fn list_mutable_shares(&self, si: StorageIndex) -> Result<BTreeSet<u16>, ClientError> {
+        self.share_set(&mutable(&si)).await
+    }
+
+    async fn read_mutable_share(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, ClientError> {
+        self.ranged_get(&mutable(&si), shnum, offset, len).await
+    }
+
+    async fn advise_corrupt_mutable(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        self.corrupt(&mutable(&si), shnum, reason).await
+    }
+
+    async fn mutable_test_and_write(
+        &self,
+        si: StorageIndex,
+        write_enabler: &WriteEnabler,
+        renew: &LeaseRenewSecret,
+        cancel: &LeaseCancelSecret,
+        test_write: BTreeMap<u16, TestWriteVectors>,
+        read_vector: &[ReadVector],
+    ) -> Result<TestWriteResult, ClientError> {
+        let req = ReadTestWriteRequest::new(test_write, read_vector.to_vec()).map_err(malformed)?;
+        let mut secrets = lease(renew, cancel);
+        secrets.write_enabler = Some(write_enabler.clone());
+        let path = format!("{}/read-test-write", mutable(&si));
+        let (s, _, b) = self
+            .request(
+                Method::POST,
+                &path,
+                &secrets,
+                &[(CBOR.0, CBOR.1.to_string())],
+                Bytes::from(req.to_cbor()),
+            )
+            .await?;
+        match s {
+            StatusCode::OK => {}
+            // §8.4 item 9: the share was written with another enabler
+            // (another tub id for this server, or a forged cap).
+            StatusCode::UNAUTHORIZED => return Err(ClientError::BadWriteEnabler),
+            s => return Err(status(s)),
+        }
+        let r = ReadTestWriteResponse::from_cbor(&b).map_err(malformed)?;
+        Ok(TestWriteResult {
+            success: r.success,
+            data: r.data,
+        })
     }
 }

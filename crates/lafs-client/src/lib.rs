@@ -28,26 +28,38 @@
 //!           ─► crypttext tree ─► AES-CTR ─► Stream<Bytes>
 //! ```
 //!
+//! On top sits [`client::Client`], the facade the CLI, web API, checker
+//! and benchmarks use: caps and paths in, grid operations out, with the
+//! node's settings ([`nodedir`]) and Tahoe's aliases ([`aliases`]).
+//!
 //! The format work (trees, UEB, layout, caps) is `lafs_format`'s; this crate
 //! only schedules I/O around it.
 
+pub mod aliases;
 pub mod broker;
+pub mod client;
 pub mod dirnode;
 pub mod download;
 mod error;
 pub mod grid;
 pub mod http;
 pub mod mutable;
+pub mod nodedir;
 pub mod placement;
 pub mod storage;
 pub mod upload;
 
 pub use broker::{grid_from_servers_yaml, BrokerError};
+pub use client::{
+    Client, DeepStats, Entry, Error as FacadeError, FileFormat, LinkCaps, Listing, ManifestEntry,
+    Node, Replace,
+};
 pub use download::{download, download_to_vec, DownloadOptions};
 pub use error::{ClientError, DownloadError, ServerFailure, ServerProblem, UploadError};
 pub use grid::secret::LeaseSecret;
 pub use grid::{Grid, GridServer};
 pub use http::HttpClient;
+pub use nodedir::{ClientConfig, ConfigError};
 pub use storage::{LocalClient, StorageClient};
 pub use upload::{
     upload, upload_bytes, upload_unseekable, KeyMode, Progress, ProgressFn, UploadOptions,

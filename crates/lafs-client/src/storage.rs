@@ -103,7 +103,20 @@ pub trait StorageClient: Send + Sync + 'static {
         async { Err(ClientError::Unsupported("mutable read")) }
     }
 
+    /// `POST /storage/v1/mutable/SI/N/corrupt`: tell the server share
+    /// `shnum` of this mutable slot failed verification.
+    fn advise_corrupt_mutable(
+        &self,
+        _si: StorageIndex,
+        _shnum: u16,
+        _reason: &str,
+    ) -> impl Future<Output = Result<(), ClientError>> + Send {
+        async { Err(ClientError::Unsupported("mutable corruption advisory")) }
+    }
+
     /// `POST /storage/v1/mutable/SI/read-test-write` (spec §7.5, §8.6).
+    /// A write-enabler mismatch is [`ClientError::BadWriteEnabler`] from
+    /// every implementation.
     fn mutable_test_and_write(
         &self,
         _si: StorageIndex,
@@ -255,6 +268,18 @@ impl StorageClient for LocalClient {
             .map_err(no_share)
     }
 
+    async fn advise_corrupt_mutable(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        self.server
+            .advise_corrupt(ShareKind::Mutable, si, shnum, reason)
+            .await
+            .map_err(no_share)
+    }
+
     async fn mutable_test_and_write(
         &self,
         si: StorageIndex,
@@ -264,9 +289,12 @@ impl StorageClient for LocalClient {
         test_write: BTreeMap<u16, TestWriteVectors>,
         read_vector: &[ReadVector],
     ) -> Result<TestWriteResult, ClientError> {
-        Ok(self
-            .server
+        self.server
             .mutable_test_and_write(si, write_enabler, renew, cancel, test_write, read_vector)
-            .await?)
+            .await
+            .map_err(|e| match e {
+                lafs_storage::StorageError::BadWriteEnabler { .. } => ClientError::BadWriteEnabler,
+                e => ClientError::Storage(e),
+            })
     }
 }

@@ -10,11 +10,9 @@ use lafs_client::mutable::{
 };
 use lafs_client::{Grid, LocalClient, StorageClient};
 use lafs_format::cap::{Cap, FileCap};
-use lafs_format::keys::mutable as mkeys;
 use lafs_format::mutable::publish::{encode, random_salt};
 use lafs_format::mutable::{KeyChain, PrivateKey, PublishParams, Version};
-use lafs_storage::{TestVector, TestWriteVectors, WriteVector};
-use std::collections::BTreeMap;
+use lafs_storage::TestVector;
 use std::sync::{Arc, OnceLock};
 
 fn grid(n: usize) -> Grid<LocalClient> {
@@ -162,8 +160,6 @@ fn uncoordinated_writer_is_detected_and_first_write_survives() {
     });
 }
 
-/// One raw test-and-write of a whole share, as a Tahoe client (or a
-/// publisher killed after this write) would leave it.
 async fn raw_write(
     g: &Grid<LocalClient>,
     keys: &KeyChain,
@@ -172,31 +168,7 @@ async fn raw_write(
     test: Vec<TestVector>,
     data: Vec<u8>,
 ) {
-    let s = &g.servers()[server];
-    let wk = keys.writekey.as_ref().unwrap();
-    let (renew, cancel) = s.lease_secrets(g.lease_secret(), &keys.storage_index);
-    let mut tw = BTreeMap::new();
-    tw.insert(
-        shnum,
-        TestWriteVectors {
-            test,
-            write: vec![WriteVector { offset: 0, data }],
-            new_length: None,
-        },
-    );
-    let r = s
-        .client
-        .mutable_test_and_write(
-            keys.storage_index,
-            &mkeys::write_enabler(wk, &s.lease_seed),
-            &renew,
-            &cancel,
-            tw,
-            &[],
-        )
-        .await
-        .unwrap();
-    assert!(r.success);
+    common::raw_write(g, keys, server, shnum, test, data).await;
 }
 
 /// Write shares `shnums` of a new version directly, as a publisher killed

@@ -877,8 +877,8 @@ fn lafs_side(
     let n = plan.small_files;
     let v = in_process(g, |c| async move {
         let opts = UploadOptions {
-            params: c.params,
-            key: match &c.convergence {
+            params: c.config().params,
+            key: match &c.config().convergence {
                 Some(s) => KeyMode::Convergent(s.clone()),
                 None => KeyMode::Random,
             },
@@ -888,7 +888,7 @@ fn lafs_side(
         for i in 0..n {
             let mut b = vec![b'x'; 1024];
             b[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            upload_bytes(&c.grid, Bytes::from(b), &opts).await?;
+            upload_bytes(&c.grid(), Bytes::from(b), &opts).await?;
         }
         Ok(n as f64 / t.elapsed().as_secs_f64())
     });
@@ -902,7 +902,7 @@ fn lafs_side(
 /// node directory (in-process, over HTTPS, like a long-running node).
 fn in_process<F, Fut, T>(g: &LafsGrid, f: F) -> Result<T>
 where
-    F: FnOnce(Arc<crate::create_client::Client>) -> Fut,
+    F: FnOnce(Arc<lafs_client::Client<lafs_client::HttpClient>>) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
     let c = Arc::new(load(&ClientSource {
@@ -914,7 +914,7 @@ where
 }
 
 /// Seconds to the first byte of the last MiB of `cap`.
-async fn ttfb_end(c: &crate::create_client::Client, cap: &str) -> Result<f64> {
+async fn ttfb_end(c: &lafs_client::Client<lafs_client::HttpClient>, cap: &str) -> Result<f64> {
     let Cap::File(fc) = Cap::parse(cap)? else {
         bail!("not a file cap");
     };
@@ -924,7 +924,7 @@ async fn ttfb_end(c: &crate::create_client::Client, cap: &str) -> Result<f64> {
     let size = chk.size;
     let t = Instant::now();
     let s = download(
-        &c.grid,
+        &c.grid(),
         &fc,
         Some(size.saturating_sub(MIB)..size),
         DownloadOptions::default(),
@@ -950,10 +950,10 @@ fn lafs_mutable(g: &LafsGrid, plan: &Plan, rows: &mut Rows) {
         let mut out: Vec<(&'static str, &'static str, Result<f64>)> = Vec::new();
         // A child to link: a small immutable file.
         let child = upload_bytes(
-            &c.grid,
+            &c.grid(),
             Bytes::from(vec![7u8; 1000]),
             &UploadOptions {
-                params: c.params,
+                params: c.config().params,
                 key: KeyMode::Random,
                 progress: None,
             },
@@ -963,7 +963,7 @@ fn lafs_mutable(g: &LafsGrid, plan: &Plan, rows: &mut Rows) {
         .to_string();
         let t = Instant::now();
         let key = Arc::new(pool.take().await?);
-        let d = Dirnode::create(&c.grid, key, opts).await?;
+        let d = Dirnode::create(&c.grid(), key, opts).await?;
         out.push(("mkdir_s", "s", Ok(t.elapsed().as_secs_f64())));
         let t = Instant::now();
         for i in 0..one_by_one {
@@ -1001,21 +1001,21 @@ fn lafs_mutable(g: &LafsGrid, plan: &Plan, rows: &mut Rows) {
         let data = vec![0x5au8; MIB as usize];
         let t = Instant::now();
         let key = Arc::new(pool.take().await?);
-        let p = mutable::create(&c.grid, key.clone(), data.clone(), opts).await?;
+        let p = mutable::create(&c.grid(), key.clone(), data.clone(), opts).await?;
         out.push(("mutable_create_1mib_s", "s", Ok(t.elapsed().as_secs_f64())));
         let keys = lafs_format::mutable::KeyChain::from_writekey(p.writekey, p.fingerprint);
         let t = Instant::now();
-        let map = mutable::servermap::update(&c.grid, &keys).await;
+        let map = mutable::servermap::update(&c.grid(), &keys).await;
         let mut data2 = data;
         data2[0] = 1;
-        mutable::overwrite(&c.grid, key, &map, data2, opts).await?;
+        mutable::overwrite(&c.grid(), key, &map, data2, opts).await?;
         out.push((
             "mutable_overwrite_1mib_s",
             "s",
             Ok(t.elapsed().as_secs_f64()),
         ));
         let t = Instant::now();
-        let (got, _) = mutable::retrieve(&c.grid, &keys).await?;
+        let (got, _) = mutable::retrieve(&c.grid(), &keys).await?;
         if got.plaintext.len() != MIB as usize || got.plaintext[0] != 1 {
             bail!("mutable read returned the wrong bytes");
         }

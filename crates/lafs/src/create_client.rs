@@ -4,10 +4,8 @@
 
 use anyhow::{bail, Context, Result};
 use ini::Ini;
-use lafs_client::{grid_from_servers_yaml, Grid, HttpClient, LeaseSecret};
+use lafs_client::{Client, HttpClient};
 use lafs_format::base32;
-use lafs_format::chk::EncodingParams;
-use lafs_format::keys::ConvergenceSecret;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -30,15 +28,41 @@ pub struct CreateClientArgs {
     pub nodedir: PathBuf,
 }
 
-/// Where the client configuration comes from (shared by put and get).
-#[derive(Debug, clap::Args)]
+/// Where the client configuration comes from (shared by every client
+/// verb). `-d` may also come before the verb (`lafs -d NODE ls`), as with
+/// `tahoe`; without either, `~/.tahoe` is used unless `--servers` is given.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ClientSource {
-    /// The client node directory (tahoe.cfg, private/…).
+    /// The client node directory (tahoe.cfg, private/…; default ~/.tahoe).
     #[arg(short = 'd', long = "node-directory")]
     pub node_directory: Option<PathBuf>,
     /// A servers.yaml to use instead of NODEDIR/private/servers.yaml.
     #[arg(long)]
     pub servers: Option<PathBuf>,
+}
+
+impl ClientSource {
+    /// Take `-d` given before the verb unless one came after it.
+    pub fn inherit(mut self, top: &Option<PathBuf>) -> Self {
+        if self.node_directory.is_none() {
+            self.node_directory.clone_from(top);
+        }
+        self
+    }
+
+    /// The node directory: `-d`, else `~/.tahoe` (Tahoe's default).
+    pub fn nodedir(&self) -> Result<PathBuf> {
+        match &self.node_directory {
+            Some(d) => Ok(d.clone()),
+            None => default_nodedir(),
+        }
+    }
+}
+
+/// `~/.tahoe`, Tahoe's default node directory.
+pub fn default_nodedir() -> Result<PathBuf> {
+    let home = std::env::var_os("HOME").context("no -d NODEDIR given and $HOME is not set")?;
+    Ok(PathBuf::from(home).join(".tahoe"))
 }
 
 fn random32() -> Result<[u8; 32]> {
@@ -102,62 +126,13 @@ pub fn run(a: CreateClientArgs) -> Result<()> {
     Ok(())
 }
 
-/// A loaded client configuration.
-pub struct Client {
-    pub grid: Grid<HttpClient>,
-    pub params: EncodingParams,
-    /// None without a node directory (uploads then use random keys).
-    pub convergence: Option<ConvergenceSecret>,
-}
-
-fn read_b32(path: &Path) -> Result<Vec<u8>> {
-    let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    base32::decode(s.trim()).with_context(|| format!("{} is not base32", path.display()))
-}
-
-/// Load from `-d NODEDIR` and/or `--servers FILE`.
-pub fn load(src: &ClientSource) -> Result<Client> {
-    let mut params = EncodingParams::default();
-    let (lease, convergence, default_servers) = match &src.node_directory {
-        Some(d) => {
-            let cfg = Ini::load_from_file(d.join("tahoe.cfg"))
-                .with_context(|| format!("reading {}", d.join("tahoe.cfg").display()))?;
-            if let Some(c) = cfg.section(Some("client")) {
-                let get = |k: &str, dflt: u16| -> Result<u16> {
-                    match c.get(k) {
-                        Some(v) => v.trim().parse().with_context(|| format!("[client] {k}")),
-                        None => Ok(dflt),
-                    }
-                };
-                params.needed = get("shares.needed", params.needed)?;
-                params.happy = get("shares.happy", params.happy)?;
-                params.total = get("shares.total", params.total)?;
-            }
-            let p = d.join("private");
-            (
-                read_b32(&p.join("secret"))?,
-                Some(ConvergenceSecret::new(read_b32(&p.join("convergence"))?)),
-                Some(p.join("servers.yaml")),
-            )
-        }
-        // Without a node there is no lease secret to keep: leases made by
-        // this run cannot be renewed by a later one.
-        None => (random32()?.to_vec(), None, None),
-    };
-    let path = src
-        .servers
-        .clone()
-        .or(default_servers)
-        .context("give --servers FILE or -d NODEDIR")?;
-    let yaml =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let grid = grid_from_servers_yaml(&yaml, LeaseSecret::new(lease))?;
-    if grid.servers().is_empty() {
-        bail!("{} lists no storage servers", path.display());
-    }
-    Ok(Client {
-        grid,
-        params,
-        convergence,
+/// Load the client facade from `-d NODEDIR` and/or `--servers FILE`
+/// (the node directory's own servers.yaml unless `--servers` is given).
+pub fn load(src: &ClientSource) -> Result<Client<HttpClient>> {
+    Ok(match (&src.node_directory, &src.servers) {
+        (Some(d), s) => Client::from_nodedir_with_servers(d, s.as_deref())?,
+        (None, Some(s)) => Client::from_servers_file(s)?,
+        (None, None) => Client::from_nodedir(&default_nodedir()?)
+            .context("give -d NODEDIR or --servers FILE")?,
     })
 }

@@ -1,10 +1,11 @@
-//! `lafs get CAP [OUT]`: download an immutable file (or a byte range).
+//! `lafs get PATH [OUT]`: download a file (or a byte range of it) named
+//! by a cap or `ALIAS:path`, immutable or mutable.
 
-use crate::create_client::{load, ClientSource};
+use crate::create_client::ClientSource;
+use crate::grid_cli::Session;
 use anyhow::{bail, Context, Result};
 use futures::StreamExt;
-use lafs_client::{download, DownloadOptions};
-use lafs_format::cap::Cap;
+use lafs_format::cap::{Cap, FileCap};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -16,7 +17,7 @@ pub struct GetArgs {
     /// Byte range `START-END` (END exclusive; either may be omitted).
     #[arg(long)]
     pub range: Option<String>,
-    /// The cap (`URI:CHK:…` or `URI:LIT:…`).
+    /// The file: a cap, `ALIAS:path`, or `URI:DIR2…/path`.
     pub cap: String,
     /// Output file (stdout if omitted or `-`).
     pub out: Option<PathBuf>,
@@ -39,45 +40,61 @@ fn parse_range(s: &str, size: u64) -> Result<std::ops::Range<u64>> {
 
 /// `lafs get`.
 pub fn run(a: GetArgs) -> Result<()> {
-    let cap = match Cap::parse(a.cap.trim()).context("parsing the cap")? {
-        Cap::File(f) => f,
-        Cap::Dir(_) => bail!("that is a directory cap; lafs get reads files"),
-    };
-    let size = match &cap {
-        lafs_format::cap::FileCap::Lit(l) => l.data.len() as u64,
-        lafs_format::cap::FileCap::ChkRead(c) => c.size,
-        _ => bail!("only immutable read caps (URI:CHK:, URI:LIT:) can be downloaded"),
-    };
+    // A LIT cap holds its bytes: no node or servers needed.
+    if let Ok(Cap::File(FileCap::Lit(l))) = Cap::parse(a.cap.trim()) {
+        let size = l.data.len() as u64;
+        let r = match a.range.as_deref() {
+            Some(r) => parse_range(r, size)?,
+            None => 0..size,
+        };
+        if r.start > r.end || r.end > size {
+            bail!(
+                "range {}..{} is outside the file of {size} bytes",
+                r.start,
+                r.end
+            );
+        }
+        let mut out = open_out(&a.out)?;
+        out.write_all(&l.data[r.start as usize..r.end as usize])?;
+        return Ok(out.flush()?);
+    }
+    let s = Session::open(&a.src)?;
+    let place = s.place(&a.cap)?;
+    let cap = s.block_on(s.client.resolve(&place.root, &place.path))?.cap;
+    if cap.is_dir() {
+        bail!(
+            "{} is a directory; lafs get reads files (try lafs cp -r)",
+            a.cap
+        );
+    }
+    let size = s.block_on(s.client.file_size(cap.file()))?;
     let range = a
         .range
         .as_deref()
         .map(|r| parse_range(r, size))
         .transpose()?;
-    // LIT caps need no servers.
-    let client = match &cap {
-        lafs_format::cap::FileCap::Lit(_) => None,
-        _ => Some(load(&a.src)?),
-    };
-    let mut out: Box<dyn Write> = match &a.out {
-        Some(p) if p.as_os_str() != "-" => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        _ => Box::new(std::io::stdout().lock()),
-    };
+    let mut out = open_out(&a.out)?;
+    download_to(&s, &cap, range, size, &mut out)
+}
+
+/// Stream `range` of `cap` (of `size` bytes) into `out`, with a progress
+/// bar on a terminal.
+pub fn download_to(
+    s: &Session,
+    cap: &Cap,
+    range: Option<std::ops::Range<u64>>,
+    size: u64,
+    out: &mut dyn Write,
+) -> Result<()> {
     let want = range
         .as_ref()
         .map_or(size, |r| r.end.min(size).saturating_sub(r.start));
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| crate::progress::bytes_bar(want, "downloading"));
-    let rt = tokio::runtime::Runtime::new()?;
-    let res = rt.block_on(async {
-        let grid = match client {
-            Some(c) => c.grid,
-            None => lafs_client::Grid::new(Vec::new(), lafs_client::LeaseSecret::new(Vec::new())),
-        };
-        let mut s = Box::pin(download(&grid, &cap, range, DownloadOptions::default()).await?);
-        while let Some(chunk) = s.next().await {
+    let res = s.block_on(async {
+        let mut st = s.client.download(cap, range).await?;
+        while let Some(chunk) = st.next().await {
             let chunk = chunk?;
             out.write_all(&chunk)?;
             if let Some(b) = &bar {
@@ -91,4 +108,13 @@ pub fn run(a: GetArgs) -> Result<()> {
         b.finish_and_clear();
     }
     res
+}
+
+fn open_out(out: &Option<PathBuf>) -> Result<Box<dyn Write>> {
+    Ok(match out {
+        Some(p) if p.as_os_str() != "-" => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        _ => Box::new(std::io::stdout().lock()),
+    })
 }

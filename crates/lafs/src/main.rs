@@ -4,14 +4,21 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod admin;
+mod alias;
 mod bench;
 mod bench_grid;
 mod bench_limits;
 mod bench_storage;
+mod cp;
 mod create_client;
 mod create_node;
 mod debug;
 mod get;
+mod grid_cli;
+mod link;
+mod ls;
+mod manifest;
+mod mkdir;
 mod node;
 mod progress;
 mod put;
@@ -20,6 +27,10 @@ mod put;
 #[derive(Debug, Parser)]
 #[command(name = "lafs", version, about)]
 struct Cli {
+    /// The client node directory for grid verbs (default ~/.tahoe); may
+    /// also be given after the verb.
+    #[arg(short = 'd', long = "node-directory")]
+    node_directory: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,14 +57,38 @@ enum Command {
     Admin(admin::AdminCommand),
     /// Create a client node directory (tahoe.cfg [client], secrets, servers.yaml).
     CreateClient(create_client::CreateClientArgs),
-    /// Upload an immutable file; prints its cap.
+    /// Upload a file (immutable, or mutable with --mutable/--format), optionally to a path; prints its cap.
     Put(put::PutArgs),
-    /// Download an immutable file (or a byte range of it).
+    /// Download a file (or a byte range of it) by cap or ALIAS:path.
     Get(get::GetArgs),
+    /// Make a directory and add an alias for it.
+    CreateAlias(alias::CreateAliasArgs),
+    /// Add an alias for an existing directory cap.
+    AddAlias(alias::AddAliasArgs),
+    /// List the aliases (private/aliases).
+    ListAliases(alias::ListAliasesArgs),
+    /// Make a directory (unlinked, or at a path with its parents).
+    Mkdir(mkdir::MkdirArgs),
+    /// List a directory.
+    Ls(ls::LsArgs),
+    /// Link a child under another name or directory.
+    Ln(link::LinkArgs),
+    /// Move (rename or relink) a child.
+    Mv(link::LinkArgs),
+    /// Unlink children from their directories.
+    #[command(alias = "unlink")]
+    Rm(link::RmArgs),
+    /// Copy files and trees between local disk and the grid.
+    Cp(cp::CpArgs),
+    /// List every node under a directory.
+    Manifest(manifest::ManifestArgs),
+    /// Count and size everything under a directory.
+    DeepStats(manifest::DeepStatsArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let top = cli.node_directory;
     let result = match cli.command {
         Command::Demo => {
             eprintln!(
@@ -72,8 +107,58 @@ fn main() -> ExitCode {
         }
         Command::Admin(cmd) => admin::run(cmd),
         Command::CreateClient(args) => create_client::run(args),
-        Command::Put(args) => put::run(args),
-        Command::Get(args) => get::run(args),
+        Command::Put(mut a) => {
+            a.src = a.src.inherit(&top);
+            put::run(a)
+        }
+        Command::Get(mut a) => {
+            a.src = a.src.inherit(&top);
+            get::run(a)
+        }
+        Command::CreateAlias(mut a) => {
+            a.src = a.src.inherit(&top);
+            alias::create(a)
+        }
+        Command::AddAlias(mut a) => {
+            a.src = a.src.inherit(&top);
+            alias::add(a)
+        }
+        Command::ListAliases(mut a) => {
+            a.src = a.src.inherit(&top);
+            alias::list(a)
+        }
+        Command::Mkdir(mut a) => {
+            a.src = a.src.inherit(&top);
+            mkdir::run(a)
+        }
+        Command::Ls(mut a) => {
+            a.src = a.src.inherit(&top);
+            ls::run(a)
+        }
+        Command::Ln(mut a) => {
+            a.src = a.src.inherit(&top);
+            link::ln(a)
+        }
+        Command::Mv(mut a) => {
+            a.src = a.src.inherit(&top);
+            link::mv(a)
+        }
+        Command::Rm(mut a) => {
+            a.src = a.src.inherit(&top);
+            link::rm(a)
+        }
+        Command::Cp(mut a) => {
+            a.src = a.src.inherit(&top);
+            cp::run(a)
+        }
+        Command::Manifest(mut a) => {
+            a.src = a.src.inherit(&top);
+            manifest::manifest(a)
+        }
+        Command::DeepStats(mut a) => {
+            a.src = a.src.inherit(&top);
+            manifest::deep_stats(a)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -242,3 +242,114 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// One raw test-and-write of a whole share, as a Tahoe client (or a
+/// publisher killed after this write) would leave it: behind the write
+/// enabler a client would use for server `server`.
+pub async fn raw_write<C: StorageClient>(
+    g: &Grid<C>,
+    keys: &lafs_format::mutable::KeyChain,
+    server: usize,
+    shnum: u16,
+    test: Vec<lafs_storage::TestVector>,
+    data: Vec<u8>,
+) {
+    let s = &g.servers()[server];
+    let wk = keys.writekey.as_ref().unwrap();
+    let (renew, cancel) = s.lease_secrets(g.lease_secret(), &keys.storage_index);
+    let mut tw = std::collections::BTreeMap::new();
+    tw.insert(
+        shnum,
+        lafs_storage::TestWriteVectors {
+            test,
+            write: vec![lafs_storage::WriteVector { offset: 0, data }],
+            new_length: None,
+        },
+    );
+    let r = s
+        .client
+        .mutable_test_and_write(
+            keys.storage_index,
+            &lafs_format::keys::mutable::write_enabler(wk, &s.lease_seed),
+            &renew,
+            &cancel,
+            tw,
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(r.success);
+}
+
+/// One lafs-http server over real TLS on a loopback port 0, backed by an
+/// in-memory engine whose node id is `id`. Dropping (or sending on) the
+/// returned sender stops it.
+pub async fn https_server(
+    i: u8,
+    id: ServerId20,
+) -> (
+    lafs_http::Nurl,
+    StorageServer,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    use lafs_http::server::{serve, HttpStorage};
+    let ident = lafs_http::tls::Identity::generate("127.0.0.1").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let swiss = format!("swiss{i}abcdefghijklmnopqrstu");
+    let engine = StorageServer::in_memory(StorageServerOptions::new(id));
+    let storage = HttpStorage::new(
+        engine.clone(),
+        lafs_http::auth::Swissnum::new(swiss.clone()),
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(
+        listener,
+        ident.server_config().unwrap(),
+        storage,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let nurl = lafs_http::Nurl {
+        spki_hash: ident.spki_hash().unwrap(),
+        host: "127.0.0.1".into(),
+        port,
+        swissnum: swiss,
+    };
+    (nurl, engine, tx)
+}
+
+/// `n` in-process HTTPS servers and a grid of pinned [`lafs_client::HttpClient`]s
+/// to them (must run inside a tokio runtime; the servers stop when the
+/// returned senders drop).
+pub async fn https_grid(
+    n: usize,
+    tag: u8,
+    lease_secret: u8,
+) -> (
+    Grid<lafs_client::HttpClient>,
+    Vec<StorageServer>,
+    Vec<tokio::sync::oneshot::Sender<()>>,
+) {
+    let mut servers = Vec::new();
+    let mut engines = Vec::new();
+    let mut stops = Vec::new();
+    for i in 0..n {
+        let id = server_id(i, tag);
+        let (nurl, engine, stop) = https_server(i as u8, id).await;
+        servers.push(GridServer {
+            id: format!("https-{i}"),
+            permutation_seed: vec![i as u8; 32],
+            lease_seed: id,
+            client: lafs_client::HttpClient::new(nurl).unwrap(),
+        });
+        engines.push(engine);
+        stops.push(stop);
+    }
+    (
+        Grid::new(servers, LeaseSecret::new(vec![lease_secret; 32])),
+        engines,
+        stops,
+    )
+}
