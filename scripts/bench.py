@@ -134,7 +134,7 @@ class PeakSampler:
     """The largest VmHWM among `roots` and their descendants while running:
     long-lived servers are reset at the start and read at the end; forked
     children (sshd's and rsync --daemon's per-connection processes, the
-    stages of a pipeline) are sampled every 100 ms while they live.
+    stages of a pipeline) are sampled every 50 ms while they live.
 
     Not ru_maxrss: Linux charges a child the peak of the memory it was
     forked with, so every command started from this Python process would
@@ -161,7 +161,7 @@ class PeakSampler:
                 self.peak = max(self.peak, h)
 
     def _run(self) -> None:
-        while not self._stop.wait(0.1):
+        while not self._stop.wait(0.05):
             self._sample()
 
     def __exit__(self, *exc) -> None:
@@ -384,7 +384,7 @@ def tar_nc(src: Path, dst: Path, logdir: Path, name: str, client_sends: bool) ->
 
 class Tree:
     """`nfiles` files of mixed sizes (log-uniform from 100 B to 4 MiB,
-    scaled to about `total` bytes) in 50 directories two levels deep. The
+    scaled to about `total` bytes) in directories two levels deep. The
     sizes and layout are fixed; the contents are fresh random bytes every
     time, so that a grid never finds a file it already holds (convergent
     encryption would make a repeated upload nearly free) and nothing can
@@ -396,11 +396,13 @@ class Tree:
         raw = [math.exp(rng.uniform(math.log(100), math.log(4 * MIB))) for _ in range(nfiles)]
         scale = total / sum(raw)
         self.sizes = [max(1, int(s * scale)) for s in raw]
-        self.paths = []
-        for i in range(nfiles):
-            # 10 top-level directories, each with 5 subdirectories.
-            d = Path(f"d{i % 10}") / f"s{(i // 10) % 5}"
-            self.paths.append(d / f"f{i:04d}.bin")
+        # About 20 files per directory, as in a real tree (and not one
+        # directory per file, which would measure directory creation only):
+        # one top-level directory per 100 files, each with 5 subdirectories.
+        top = max(1, round(nfiles / 100))
+        self.paths = [
+            Path(f"d{i % top}") / f"s{(i // top) % 5}" / f"f{i:04d}.bin" for i in range(nfiles)
+        ]
         root.mkdir(parents=True)
         for p, size in zip(self.paths, self.sizes):
             (root / p).parent.mkdir(parents=True, exist_ok=True)
@@ -1045,7 +1047,9 @@ def markdown(rows: list[dict], meta: dict) -> str:
 
 
 def pct(x) -> str:
-    return "–" if x is None else f"{100 * x:.0f}%"
+    if x is None:
+        return "–"
+    return f"{100 * x:.0f}%" if x >= 0.1 else f"{100 * x:.2g}%"
 
 
 def machine() -> dict:
