@@ -6,18 +6,20 @@ tar | nc, rsync and scp -r, side by side, with the machine's own limits.
 Tahoe venv, and then runs this file with the standard library only. It:
 
 1. measures the machine's single-core limits with `lafs bench limits`;
-2. runs `lafs bench grid` (wip-perf's engine: both grids, the upload,
-   download, small-file, directory and mutable workloads) several times,
-   when this `lafs` has that verb;
-3. starts its own two grids on 127.0.0.1 -- ten `lafs run` storage nodes,
-   and ten Python Tahoe 1.20 storage nodes with a Python client node, both
-   3-of-10, happy 7, HTTPS storage protocol -- and copies a generated tree
-   of files of mixed sizes into each grid and back with `lafs cp -r` and
-   `tahoe cp -r`, then measures what the idle grids cost;
-4. sends the same tree over loopback with `tar | nc`, rsync (daemon),
-   rsync over ssh and `scp -r`, against an sshd it starts on a free
-   loopback port with a throwaway host key and user key;
-5. prints Markdown tables (median of the runs, min-max, lafs/Tahoe ratio,
+2. sends a generated tree of files of mixed sizes over loopback with
+   `tar | nc`, rsync (daemon), rsync over ssh and `scp -r`, against an
+   sshd it starts on a free loopback port with a throwaway host key and
+   user key;
+3. starts ten `lafs run` storage nodes (3-of-10, happy 7, HTTPS) and copies
+   the tree into that grid and back with `lafs cp -r`, then measures what
+   the idle grid costs;
+4. runs `lafs bench grid` (the upload, download, small-file, directory and
+   mutable workloads on a lafs and a Tahoe grid) several times, when this
+   `lafs` has that verb;
+5. starts ten Python Tahoe 1.20 storage nodes and a Python client node
+   (same parameters, HTTPS storage protocol) and does the same with
+   `tahoe cp -r` -- last, because it is by far the slowest part;
+6. prints Markdown tables (median of the runs, min-max, lafs/Tahoe ratio,
    fraction of the bounding limit) and writes the same figures as JSON:
    {"rows": [{"metric", "lafs", "tahoe", "unit", ...}], ...}.
 
@@ -728,7 +730,7 @@ class Figures:
             if bounds:
                 row["limit"] = bounds
                 row["of_limit"] = {
-                    side: rnd(row[side] / limits[b], 3)
+                    side: rnd(row[side] / limits[b], 5)
                     for side, b in bounds.items()
                     if row.get(side) is not None and limits.get(b)
                 }
@@ -890,36 +892,38 @@ def locate(back: Path, name: str) -> Path:
     return back / name if (back / name).is_dir() else back
 
 
-def grid_copies(args, tree_of, runs: int, budget: float, work: Path, fig: Figures) -> None:
-    """`lafs cp -r` into the lafs grid and back, `tahoe cp -r` into the
-    Tahoe grid and back, then each idle grid's CPU."""
+def lafs_copies(args, tree_of, runs: int, budget: float, work: Path, fig: Figures) -> None:
+    """`lafs cp -r` into the lafs grid and back, then the idle grid's CPU."""
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    idle_s = 2.0 if args.quick else 10.0
-
     if not has_verb(args.lafs, "cp"):
         note("`lafs cp` is not in this build: the lafs tree rows are null")
-    else:
-        grid = None
-        try:
-            log("lafs grid: starting 10 storage nodes")
-            grid = LafsGrid(args.lafs, work / "lafs-grid", 10)
-            lafs_d = [args.lafs]
-            run_ok([*lafs_d, "create-alias", "-d", str(grid.client), "bench"])
-            copy_runs(fig, "lafs", runs, budget, tree_of, work, logs, grid.server_pids(), [],
-                      up=lambda src: [*lafs_d, "cp", "-d", str(grid.client), "-r", str(src), "bench:"],
-                      down=lambda name, back: [*lafs_d, "cp", "-d", str(grid.client), "-r",
-                                               f"bench:{name}", f"{back}/"])
-            time.sleep(1)
-            fig.add("grid", "idle_grid_cpu_cores", "lafs",
-                    idle_cpu_cores(grid.server_pids(), idle_s), "cores")
-        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-            note(f"lafs cp -r failed: {e}")
-        finally:
-            if grid:
-                grid.stop()
+        return
+    grid = None
+    try:
+        log("lafs grid: starting 10 storage nodes")
+        grid = LafsGrid(args.lafs, work / "lafs-grid", 10)
+        lafs = [args.lafs, "-d", str(grid.client)]
+        run_ok([*lafs, "create-alias", "bench"])
+        copy_runs(fig, "lafs", runs, budget, tree_of, work, logs, grid.server_pids(), [],
+                  up=lambda src: [*lafs, "cp", "-r", str(src), "bench:"],
+                  down=lambda name, back: [*lafs, "cp", "-r", f"bench:{name}", f"{back}/"])
+        time.sleep(1)
+        fig.add("grid", "idle_grid_cpu_cores", "lafs",
+                idle_cpu_cores(grid.server_pids(), idle_seconds(args)), "cores")
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        note(f"lafs cp -r failed: {e}")
+    finally:
+        if grid:
+            grid.stop()
         shutil.rmtree(work / "lafs-grid", ignore_errors=True)
 
+
+def tahoe_copies(args, tree_of, runs: int, budget: float, work: Path, fig: Figures) -> None:
+    """`tahoe cp -r` into the Tahoe grid and back, then the idle grid's CPU
+    (storage nodes and the client node, which polls every server)."""
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     if not args.tahoe_venv:
         note("no Tahoe 1.20 venv: the Tahoe tree rows are null")
         return
@@ -927,21 +931,26 @@ def grid_copies(args, tree_of, runs: int, budget: float, work: Path, fig: Figure
     try:
         log("Tahoe grid: starting 10 storage nodes and a client node")
         grid = TahoeGrid(Path(args.tahoe_venv), Path(args.shim), work / "tahoe-grid", 10)
-        tahoe = [*grid.tahoe("-d", str(grid.client))]
+        tahoe = grid.tahoe("-d", str(grid.client))
         run_ok([*tahoe, "create-alias", "bench"])
         copy_runs(fig, "tahoe", runs, budget, tree_of, work, logs, grid.server_pids(),
                   [grid.client_node.pid],
                   up=lambda src: [*tahoe, "cp", "-r", str(src), "bench:"],
                   down=lambda name, back: [*tahoe, "cp", "-r", f"bench:{name}", f"{back}/"])
         time.sleep(1)
-        fig.add("grid", "idle_grid_cpu_cores", "tahoe",
-                idle_cpu_cores(grid.server_pids() + [grid.client_node.pid], idle_s), "cores")
+        pids = grid.server_pids() + [grid.client_node.pid]
+        fig.add("grid", "idle_grid_cpu_cores", "tahoe", idle_cpu_cores(pids, idle_seconds(args)),
+                "cores")
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         note(f"tahoe cp -r failed: {e}")
     finally:
         if grid:
             grid.stop()
-    shutil.rmtree(work / "tahoe-grid", ignore_errors=True)
+        shutil.rmtree(work / "tahoe-grid", ignore_errors=True)
+
+
+def idle_seconds(args) -> float:
+    return 2.0 if args.quick else 10.0
 
 
 def copy_runs(fig, side, runs, budget, tree_of, work, logs, servers, client_daemons, up, down):
@@ -1073,8 +1082,9 @@ def main() -> int:
     ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--runs", type=int, help="runs per workload (default 3, 1 with --quick)")
     ap.add_argument("--work", required=True, help="scratch directory (emptied first)")
-    ap.add_argument("--only", default="limits,tools,cp,grid",
-                    help="comma-separated parts to run (limits, tools, cp, grid)")
+    ap.add_argument("--only", default="limits,tools,lafs-cp,grid,tahoe-cp",
+                    help="comma-separated parts to run (default: all of "
+                    "limits,tools,lafs-cp,grid,tahoe-cp)")
     args = ap.parse_args()
     # Nodes run from the shim's directory: every path must be absolute.
     args.lafs = str(Path(args.lafs).resolve())
@@ -1107,29 +1117,44 @@ def main() -> int:
             trees[i] = Tree(work / "src" / f"run{i}" / f"tree{i}", nfiles, total)
         return trees[i]
 
+    def emit(final: bool) -> None:
+        """Write the JSON (and the tables beside it) now, so that a run
+        stopped half-way still leaves what it measured; print at the end."""
+        if trees:
+            meta["tree"] = {"files": nfiles, "mib": next(iter(trees.values())).nbytes / MIB}
+        for m, unit in REQUIRED if final else []:
+            if m not in fig.samples:
+                fig.add("grid", m, "lafs", None, unit)
+        rows = fig.rows(limits)
+        meta["notes"] = NOTES
+        meta["seconds"] = round(time.monotonic() - t0)
+        meta["complete"] = final
+        report = markdown(rows, meta) + f"\nTotal time: {meta['seconds']} s.\n"
+        if args.json:
+            Path(args.json).write_text(json.dumps({"rows": rows, "limits": limits, "meta": meta},
+                                                  indent=1) + "\n")
+            Path(args.json).with_suffix(".md").write_text(report)
+        if final:
+            print(report)
+            if args.json:
+                log(f"wrote {args.json} and {Path(args.json).with_suffix('.md')}")
+
     if "tools" in parts:
         tree_copies(args, tree_of, runs, work, fig)
-    if "cp" in parts:
-        # Tahoe copies small files slowly (about 7 per second): fewer runs
-        # when the budget says so, never fewer than one.
-        grid_copies(args, tree_of, runs, 90 if args.quick else 420, work, fig)
-    if trees:
-        meta["tree"] = {"files": nfiles, "mib": next(iter(trees.values())).nbytes / MIB}
+        emit(False)
+    if "lafs-cp" in parts:
+        lafs_copies(args, tree_of, runs, 90 if args.quick else 300, work, fig)
+        emit(False)
     if "grid" in parts:
         run_grid(args.lafs, args.tahoe_venv, args.quick, runs, 150 if args.quick else 540,
                  work / "grid", fig)
-
-    for m, unit in REQUIRED:
-        if m not in fig.samples:
-            fig.add("grid", m, "lafs", None, unit)
-    rows = fig.rows(limits)
-    meta["notes"] = NOTES
-    meta["seconds"] = round(time.monotonic() - t0)
-    report = markdown(rows, meta) + f"\nTotal time: {meta['seconds']} s.\n"
-    print(report)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "limits": limits, "meta": meta}, indent=1) + "\n")
-        log(f"wrote {args.json}")
+        emit(False)
+    if "tahoe-cp" in parts:
+        # Tahoe copies small files slowly (about 7 per second): fewer runs
+        # when the budget says so, never fewer than one. Last, so that a
+        # run stopped early on a slow machine has the rest.
+        tahoe_copies(args, tree_of, runs, 90 if args.quick else 420, work, fig)
+    emit(True)
     return 0
 
 
