@@ -69,7 +69,11 @@ impl Limits {
     /// Single-core CHK upload limit for a k-of-n code (module docs).
     fn chk_upload(&self, k: usize, n: usize) -> f64 {
         let sha_passes = 3.0 + n as f64 / k as f64;
-        harmonic(&[(1.0, self.aes), (sha_passes, self.sha), (1.0, self.fec_encode)])
+        harmonic(&[
+            (1.0, self.aes),
+            (sha_passes, self.sha),
+            (1.0, self.fec_encode),
+        ])
     }
 
     /// Single-core CHK download limit (module docs).
