@@ -65,12 +65,21 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT = 180
 
 NOTES: list[str] = []
+# Failures of lafs itself (not of the machine or of another tool): the
+# smoke run in scripts/test fails on any, so that the benchmark cannot rot
+# into a table of nulls.
+LAFS_FAILURES: list[str] = []
 
 
 def note(msg: str) -> None:
     """A line for the report's notes (and stderr now)."""
     NOTES.append(msg)
     log(f"note: {msg}")
+
+
+def lafs_failed(msg: str) -> None:
+    LAFS_FAILURES.append(msg)
+    note(msg)
 
 
 def log(msg: str) -> None:
@@ -787,7 +796,7 @@ def run_grid(lafs: str, venv: str | None, quick: bool, runs: int, budget: float,
         r = Oneshot(cmd, work / f"grid-{i}.log").wait(budget + 600)
         durations.append(time.monotonic() - t)
         if r.rc != 0 or not out.exists():
-            note(f"lafs bench grid run {i + 1} failed (exit {r.rc}); see {work}/grid-{i}.log")
+            lafs_failed(f"lafs bench grid run {i + 1} failed (exit {r.rc}); see {work}/grid-{i}.log")
             continue
         for row in json.loads(out.read_text()).get("rows", []):
             for side in ("lafs", "tahoe"):
@@ -912,7 +921,7 @@ def lafs_copies(args, tree_of, runs: int, budget: float, work: Path, fig: Figure
         fig.add("grid", "idle_grid_cpu_cores", "lafs",
                 idle_cpu_cores(grid.server_pids(), idle_seconds(args)), "cores")
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        note(f"lafs cp -r failed: {e}")
+        lafs_failed(f"lafs cp -r failed: {e}")
     finally:
         if grid:
             grid.stop()
@@ -1127,6 +1136,7 @@ def main() -> int:
                 fig.add("grid", m, "lafs", None, unit)
         rows = fig.rows(limits)
         meta["notes"] = NOTES
+        meta["lafs_failures"] = LAFS_FAILURES
         meta["seconds"] = round(time.monotonic() - t0)
         meta["complete"] = final
         report = markdown(rows, meta) + f"\nTotal time: {meta['seconds']} s.\n"
