@@ -687,6 +687,11 @@ TREE_BOUND = {
 
 
 class Figures:
+    """Every sample of every metric, per side ("lafs", "tahoe", a copy tool,
+    or "machine" for the limits), in the order first seen; `rows` turns
+    them into the report's rows (median, min, max, ratio, fraction of the
+    bounding limit)."""
+
     def __init__(self):
         self.samples: dict[str, dict[str, list[float]]] = {}
         self.units: dict[str, str] = {}
@@ -739,7 +744,7 @@ class Figures:
             if bounds:
                 row["limit"] = bounds
                 row["of_limit"] = {
-                    side: rnd(row[side] / limits[b], 5)
+                    side: rnd(row[side] / limits[b])
                     for side, b in bounds.items()
                     if row.get(side) is not None and limits.get(b)
                 }
@@ -747,12 +752,12 @@ class Figures:
         return out
 
 
-def rnd(x, digits: int = 2):
+def rnd(x):
+    """Four significant digits (one decimal from 1000 up): enough for
+    figures that vary by more than that from run to run."""
     if x is None:
         return None
-    if abs(x) >= 100:
-        return round(x, 1)
-    return round(x, digits if abs(x) >= 1 else max(digits, 3))
+    return round(x, 1) if abs(x) >= 1000 else float(f"{x:.4g}")
 
 
 # ---------------------------------------------------------------------------
@@ -1007,7 +1012,7 @@ def fmt(x) -> str:
         return f"{x:.0f}"
     if abs(x) >= 10:
         return f"{x:.1f}"
-    return f"{x:.2f}" if abs(x) >= 0.1 else f"{x:.3f}"
+    return f"{x:.2f}" if abs(x) >= 0.1 else f"{x:.2g}"
 
 
 def cell(row: dict, side: str) -> str:
