@@ -42,6 +42,7 @@ Nothing here asserts on timing.
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import hashlib
 import json
@@ -182,6 +183,24 @@ class PeakSampler:
             self._sample()
 
 
+# Process groups we started and have not reaped: killed when this script
+# exits, however it exits (an error, SIGTERM, ^C), so nothing is left running.
+LIVE: set[int] = set()
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+@atexit.register
+def _kill_live() -> None:
+    for pgid in list(LIVE):
+        kill_group(pgid)
+
+
 class Oneshot:
     """A command started now and reaped with wait4, for its CPU time
     (which covers the children it reaped); its peak RSS is sampled."""
@@ -190,9 +209,13 @@ class Oneshot:
         self.argv = argv
         self.log_path = log_path
         self._log = open(log_path, "ab")
+        # Its own process group, so that a timeout (or our own exit) stops
+        # everything it started too.
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, cwd=cwd, env=env
+            argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, cwd=cwd, env=env,
+            start_new_session=True,
         )
+        LIVE.add(self.proc.pid)
         self.rc: int | None = None
         self.cpu = 0.0
         self.end = 0.0
@@ -210,10 +233,11 @@ class Oneshot:
             if pid:
                 break
             if time.monotonic() > deadline:
-                self.proc.kill()
+                kill_group(self.proc.pid)
                 pid, status, ru = os.wait4(self.proc.pid, 0)
                 break
             time.sleep(0.02)
+        LIVE.discard(self.proc.pid)
         self.end = time.monotonic()
         self._peak.__exit__(None, None, None)
         self.proc.returncode = self.rc = os.waitstatus_to_exitcode(status)
@@ -238,6 +262,7 @@ class Daemon:
             argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, cwd=cwd,
             start_new_session=True,
         )
+        LIVE.add(self.proc.pid)
 
     @property
     def pid(self) -> int:
@@ -252,8 +277,9 @@ class Daemon:
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                kill_group(self.proc.pid)
                 self.proc.wait()
+        LIVE.discard(self.proc.pid)
         self.log.close()
 
 
@@ -798,7 +824,9 @@ def run_grid(lafs: str, venv: str | None, quick: bool, runs: int, budget: float,
         t = time.monotonic()
         cmd = [lafs, "bench", "grid", "--json", str(out)] + (["--quick"] if quick else [])
         cmd += ["--tahoe-venv", venv] if venv else ["--no-tahoe"]
-        r = Oneshot(cmd, work / f"grid-{i}.log").wait(budget + 600)
+        # The budget only decides whether another run starts; a run that
+        # does not end within two hours is hung.
+        r = Oneshot(cmd, work / f"grid-{i}.log").wait(7200)
         durations.append(time.monotonic() - t)
         if r.rc != 0 or not out.exists():
             lafs_failed(f"lafs bench grid run {i + 1} failed (exit {r.rc}); see {work}/grid-{i}.log")
@@ -1100,6 +1128,8 @@ def main() -> int:
                     help="comma-separated parts to run (default: all of "
                     "limits,tools,lafs-cp,grid,tahoe-cp)")
     args = ap.parse_args()
+    # SIGTERM unwinds like an error: every grid and daemon is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # Nodes run from the shim's directory: every path must be absolute.
     args.lafs = str(Path(args.lafs).resolve())
     args.shim = str(Path(args.shim).resolve())
