@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 pub enum BenchCommand {
     /// Erasure-code encode/decode throughput vs Python zfec 1.6.
     Fec(FecArgs),
+    /// The machine's single-core limits: AES-128-CTR, SHA-256, lafs-fec.
+    Limits(crate::bench_limits::LimitsArgs),
     #[command(flatten)]
     Storage(crate::bench_storage::BenchCommand),
     /// lafs vs Tahoe 1.20 on two 10-server grids on loopback: upload,
@@ -59,20 +61,21 @@ pub struct FecArgs {
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Fec(args) => fec(args),
+        BenchCommand::Limits(args) => crate::bench_limits::run(args),
         BenchCommand::Storage(cmd) => crate::bench_storage::run(cmd),
         BenchCommand::Grid(args) => crate::bench_grid::run(args),
     }
 }
 
 /// One benchmark shape.
-struct Workload {
+pub(crate) struct Workload {
     key: &'static str,
-    k: usize,
-    n: usize,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
     segment: usize,
 }
 
-const WORKLOADS: [Workload; 2] = [
+pub(crate) const WORKLOADS: [Workload; 2] = [
     Workload {
         key: "k3_n10",
         k: 3,
@@ -119,17 +122,17 @@ impl Workload {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Rates {
-    encode: f64,
+pub(crate) struct Rates {
+    pub(crate) encode: f64,
     /// From [`Workload::decode_shares`].
-    decode: f64,
+    pub(crate) decode: f64,
     /// From [`Workload::worst_shares`].
-    decode_worst: f64,
+    pub(crate) decode_worst: f64,
 }
 
 /// CPU time this thread has run, from `/proc/thread-self/schedstat` (Linux),
 /// or `None` where that is unavailable.
-fn thread_cpu_time() -> Option<Duration> {
+pub(crate) fn thread_cpu_time() -> Option<Duration> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(ns))
@@ -140,7 +143,7 @@ fn thread_cpu_time() -> Option<Duration> {
 /// call. The rate is per second of this thread's CPU time when the OS tells
 /// it (so other processes on a shared machine do not count against us), else
 /// per wall-clock second. `zfec-bench.py` measures the same way.
-fn rate(seconds: f64, bytes: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+pub(crate) fn rate(seconds: f64, bytes: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     f()?;
     let budget = Duration::from_secs_f64(seconds);
     let start = Instant::now();
@@ -161,7 +164,7 @@ fn rate(seconds: f64, bytes: usize, mut f: impl FnMut() -> Result<()>) -> Result
 }
 
 /// Time lafs-fec with `kernel` on `w`.
-fn measure(w: &Workload, kernel: Kernel, seconds: f64) -> Result<Rates> {
+pub(crate) fn measure(w: &Workload, kernel: Kernel, seconds: f64) -> Result<Rates> {
     let codec = Codec::with_kernel(w.k, w.n, kernel)?;
     let bs = w.block();
     // Pseudo-random input (xorshift) in aligned buffers, as a real

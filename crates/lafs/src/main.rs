@@ -7,6 +7,7 @@ mod admin;
 mod alias;
 mod bench;
 mod bench_grid;
+mod bench_limits;
 mod bench_storage;
 mod check;
 mod cp;
