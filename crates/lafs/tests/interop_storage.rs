@@ -12,16 +12,12 @@
 
 mod client_common;
 
-use client_common::python_announcement;
+use client_common::{free_port, python_announcement, root as repo_root};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn lafs_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lafs"))
@@ -49,14 +45,6 @@ fn venv() -> Option<PathBuf> {
         return None;
     }
     Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A child process killed (and reaped) on drop.
