@@ -191,7 +191,7 @@ impl StorageClient for LocalClient {
     ) -> Result<WriteProgress, ClientError> {
         Ok(self
             .server
-            .write_immutable(si, shnum, upload_secret, offset, &data)
+            .write_immutable(si, shnum, upload_secret, offset, data)
             .await?)
     }
 

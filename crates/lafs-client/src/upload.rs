@@ -127,6 +127,11 @@ pub struct UploadResult {
 
 const READ_CHUNK: usize = 1 << 20;
 
+/// Files at least this large hash for long enough (≥ 5 ms) that warming
+/// the connections during the key pass pays; below it the survey could
+/// race the warm-up and open a second connection per server.
+const WARM_UP_MIN: u64 = 8 << 20;
+
 /// Upload from a seekable reader (read twice: key pass, then encoding).
 pub async fn upload<C, R>(
     grid: &Grid<C>,
@@ -137,6 +142,21 @@ where
     C: StorageClient,
     R: Read + Seek + Send + 'static,
 {
+    let mut reader = reader;
+    let size = reader.seek(SeekFrom::End(0))?;
+    if size >= WARM_UP_MIN && matches!(opts.key, KeyMode::Convergent(_)) {
+        // The convergence pass reads the whole file before the storage
+        // index is known; meanwhile open (TLS-handshake) a connection to
+        // every server, so that the survey starts on warm connections.
+        // Detached: a slow server must not hold up the upload, and a
+        // failure here is met again, and decided on, by the survey.
+        for s in grid.servers() {
+            let s = Arc::clone(s);
+            tokio::spawn(async move {
+                let _ = s.client.version().await;
+            });
+        }
+    }
     let o2 = opts.clone();
     let first = tokio::task::spawn_blocking(move || key_pass(reader, &o2))
         .await
@@ -623,18 +643,20 @@ where
                 },
                 _ => UploadError::Io(e),
             })?;
-            let blocks = enc.push_segment(&buf)?;
-            let blocks = blocks
-                .iter()
+            enc.push_segment(&buf)?;
+            // The blocks go to the network as they are, without a copy.
+            let blocks = enc
+                .take_blocks()
+                .into_iter()
                 .map(|b| {
                     if index == 0 {
                         // The header rides with block 0.
                         let mut m = BytesMut::with_capacity(header_bytes.len() + b.len());
                         m.extend_from_slice(&header_bytes);
-                        m.extend_from_slice(b);
+                        m.extend_from_slice(&b);
                         m.freeze()
                     } else {
-                        Bytes::copy_from_slice(b)
+                        Bytes::from(b)
                     }
                 })
                 .collect();

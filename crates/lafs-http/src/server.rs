@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use lafs_storage::{ShareKind, StorageError, StorageServer, UploadSecret};
+use lafs_storage::{ShareKind, StorageError, StorageServer, UploadSecret, WriteData};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -184,6 +184,34 @@ where
     }
 }
 
+/// A PATCH body as the frames it arrived in: the storage engine writes
+/// them with one `pwritev` instead of gathering them into a copy.
+async fn read_chunks<B>(body: B, limit: usize) -> Result<WriteData, Fail>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    let mut chunks = Vec::new();
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => {
+                if let Ok(data) = f.into_data() {
+                    chunks.push(data);
+                }
+            }
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(Fail::Status(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body too large",
+                ))
+            }
+            Err(_) => return Err(Fail::Status(StatusCode::BAD_REQUEST, "body read failed")),
+        }
+    }
+    Ok(WriteData::from_chunks(chunks))
+}
+
 fn body_limit(ep: &StorageEndpoint) -> usize {
     match ep {
         StorageEndpoint::Allocate(_) => wire::MAX_ALLOCATE_BODY,
@@ -285,7 +313,14 @@ impl HttpStorage {
             )?),
             _ => None,
         };
-        let body = read_body(body, body_limit(&ep)).await?;
+        // Share data stays in its frames; every other body is small CBOR.
+        let (body, share_data) = match ep {
+            E::WriteShare(..) => (Bytes::new(), read_chunks(body, MAX_PATCH_BODY).await?),
+            _ => (
+                read_body(body, body_limit(&ep)).await?,
+                WriteData::default(),
+            ),
+        };
         let upload = || UploadSecret::new(secrets.upload.clone().unwrap_or_default());
         let renew = || {
             secrets
@@ -341,13 +376,15 @@ impl HttpStorage {
             }
             E::WriteShare(si, n) => {
                 let (first, last) = content_range.unwrap_or((0, 0));
-                if last - first + 1 != body.len() as u64 {
+                if last - first + 1 != share_data.len() as u64 {
                     return Err(Fail::Status(
                         StatusCode::RANGE_NOT_SATISFIABLE,
                         "Content-Range does not match the body",
                     ));
                 }
-                let p = e.write_immutable(si, n, &upload(), first, &body).await?;
+                let p = e
+                    .write_immutable(si, n, &upload(), first, share_data)
+                    .await?;
                 let status = if p.complete {
                     StatusCode::CREATED
                 } else {

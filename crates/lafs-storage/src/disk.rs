@@ -52,7 +52,7 @@ use lafs_format::keys::StorageIndex;
 use crate::engine::Engine;
 use crate::error::StorageError;
 use crate::store::{ImmutableLeases, LeaseWrite, ShareStore};
-use crate::types::ShareKind;
+use crate::types::{ShareKind, WriteData};
 
 #[derive(Debug)]
 struct Paths {
@@ -450,7 +450,7 @@ impl ShareStore for DiskStore {
         si: StorageIndex,
         shnum: u16,
         offset: u64,
-        data: Vec<u8>,
+        data: WriteData,
     ) -> Result<(), StorageError> {
         let p = self.p.clone();
         blocking(move || {
@@ -465,8 +465,17 @@ impl ShareStore for DiskStore {
                     }
                 })?;
             // No fsync here: durability is only promised for complete shares.
-            f.write_all_at(&data, HEADER_LEN as u64 + offset)
-                .map_err(map_enospc)?;
+            let at = HEADER_LEN as u64 + offset;
+            write_chunks_at(&f, data.chunks(), at).map_err(map_enospc)?;
+            // Start writing these pages to disk now. The fsync that
+            // publishes the share then has little left to wait for: without
+            // this the kernel holds everything back (dirty_background is
+            // gigabytes) and the last write of a 100 MiB upload waited
+            // 0.18 s on each server with every core idle. Dirty pages are
+            // not dropped by DONTNEED, only queued for writeback; failure is
+            // harmless (the fsync still makes the share durable).
+            let len = std::num::NonZeroU64::new(data.len() as u64);
+            let _ = rustix::fs::fadvise(&f, at, len, rustix::fs::Advice::DontNeed);
             Ok(())
         })
         .await
@@ -679,6 +688,26 @@ fn remove_share(path: &Path) -> io::Result<()> {
 }
 
 /// A full disk is `NoSpace`, not a generic I/O error.
+/// Write `chunks` back to back at `offset` with `pwritev`, so that a
+/// request body's frames reach the page cache without being gathered
+/// into one buffer first.
+fn write_chunks_at(f: &File, chunks: &[bytes::Bytes], mut offset: u64) -> io::Result<()> {
+    let mut slices: Vec<io::IoSlice<'_>> = chunks.iter().map(|c| io::IoSlice::new(c)).collect();
+    let mut rest = slices.as_mut_slice();
+    // Linux takes at most IOV_MAX (1024) slices per call; a short write
+    // leaves the remainder for the next round.
+    while !rest.is_empty() {
+        let n = rest.len().min(1024);
+        let written = rustix::io::pwritev(f, &rest[..n], offset).map_err(io::Error::from)?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        offset += written as u64;
+        io::IoSlice::advance_slices(&mut rest, written);
+    }
+    Ok(())
+}
+
 fn map_enospc(e: io::Error) -> StorageError {
     if e.raw_os_error() == Some(28) || e.kind() == io::ErrorKind::StorageFull {
         StorageError::NoSpace
@@ -728,5 +757,35 @@ impl Engine<DiskStore> {
             }
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_writes_land_back_to_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(true)
+            .open(dir.path().join("share"))
+            .unwrap();
+        // More slices than one pwritev takes (IOV_MAX), of uneven sizes.
+        let chunks: Vec<bytes::Bytes> = (0..2500u32)
+            .map(|i| bytes::Bytes::from(vec![(i % 251) as u8; (i % 7) as usize + 1]))
+            .collect();
+        write_chunks_at(&f, &chunks, 5).unwrap();
+        let mut got = Vec::new();
+        File::open(dir.path().join("share"))
+            .unwrap()
+            .read_to_end(&mut got)
+            .unwrap();
+        let mut want = vec![0u8; 5];
+        want.extend(chunks.iter().flat_map(|c| c.iter().copied()));
+        assert_eq!(got, want);
     }
 }

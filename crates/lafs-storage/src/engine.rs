@@ -24,7 +24,8 @@ use crate::ranges::RangeSet;
 use crate::server::StorageServerOptions;
 use crate::store::{LeaseWrite, ShareStore};
 use crate::types::{
-    Allocation, LeaseInfo, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
+    Allocation, LeaseInfo, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteData,
+    WriteProgress,
 };
 
 /// Share numbers are a byte in every Tahoe format.
@@ -265,7 +266,7 @@ impl<S: ShareStore> Engine<S> {
         shnum: u16,
         upload_secret: &UploadSecret,
         offset: u64,
-        data: &[u8],
+        data: WriteData,
     ) -> Result<WriteProgress, StorageError> {
         check_shnum(shnum)?;
         let end = offset
@@ -293,17 +294,15 @@ impl<S: ShareStore> Engine<S> {
                     .store
                     .read_incoming(si, shnum, r.start, r.end - r.start)
                     .await?;
-                let mine = &data[(r.start - offset) as usize..(r.end - offset) as usize];
-                if stored != mine {
+                let mine = data.copy_range((r.start - offset) as usize..(r.end - offset) as usize);
+                if mine.as_deref() != Some(stored.as_slice()) {
                     return Err(StorageError::ConflictingWrite);
                 }
             }
         }
         let covered: u64 = overlaps.iter().map(|r| r.end - r.start).sum();
         if covered < data.len() as u64 {
-            self.store
-                .write_incoming(si, shnum, offset, data.to_vec())
-                .await?;
+            self.store.write_incoming(si, shnum, offset, data).await?;
         }
         let (missing, secrets) = {
             let mut up = self.uploads();

@@ -75,5 +75,6 @@ pub use memory::{MemoryStore, NullStore, DEFAULT_MEMORY_CAPACITY};
 pub use server::{ExpirationMode, ExpirationOptions, StorageServer, StorageServerOptions};
 pub use store::{ImmutableLeases, LeaseWrite, ShareStore};
 pub use types::{
-    Allocation, LeaseInfo, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
+    Allocation, LeaseInfo, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteData,
+    WriteProgress,
 };

@@ -12,7 +12,7 @@ use lafs_format::keys::StorageIndex;
 
 use crate::error::StorageError;
 use crate::store::{ImmutableLeases, LeaseWrite, ShareStore};
-use crate::types::ShareKind;
+use crate::types::{ShareKind, WriteData};
 
 #[derive(Debug, Clone)]
 enum MemShare {
@@ -165,7 +165,7 @@ impl ShareStore for MemoryStore {
         si: StorageIndex,
         shnum: u16,
         offset: u64,
-        data: Vec<u8>,
+        data: WriteData,
     ) -> Result<(), StorageError> {
         let mut st = self.lock();
         let buf = st
@@ -179,7 +179,11 @@ impl ShareStore for MemoryStore {
         if buf.len() < end {
             buf.resize(end, 0);
         }
-        buf[start..end].copy_from_slice(&data);
+        let mut at = start;
+        for c in data.chunks() {
+            buf[at..at + c.len()].copy_from_slice(c);
+            at += c.len();
+        }
         Ok(())
     }
 
@@ -412,7 +416,7 @@ impl ShareStore for NullStore {
         _: StorageIndex,
         _: u16,
         _: u64,
-        _: Vec<u8>,
+        _: WriteData,
     ) -> Result<(), StorageError> {
         Ok(())
     }

@@ -17,7 +17,8 @@ use crate::expire::{ExpiryReport, ExpiryWorker};
 use crate::leasedb::LeaseDb;
 use crate::memory::{MemoryStore, NullStore};
 use crate::types::{
-    Allocation, LeaseInfo, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteProgress,
+    Allocation, LeaseInfo, ShareKind, TestWriteResult, UploadSecret, VersionInfo, WriteData,
+    WriteProgress,
 };
 
 /// `[storage] expire.*` from tahoe.cfg: lease expiry and garbage collection.
@@ -234,8 +235,9 @@ impl StorageServer {
         shnum: u16,
         upload_secret: &UploadSecret,
         offset: u64,
-        data: &[u8],
+        data: impl Into<WriteData>,
     ) -> Result<WriteProgress, StorageError> {
+        let data = data.into();
         dispatch!(self, e => e.write_immutable(si, shnum, upload_secret, offset, data).await)
     }
 

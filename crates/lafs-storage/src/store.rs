@@ -18,7 +18,7 @@ use lafs_format::container::mutable::MutableContainer;
 use lafs_format::keys::StorageIndex;
 
 use crate::error::StorageError;
-use crate::types::ShareKind;
+use crate::types::{ShareKind, WriteData};
 
 /// The lease table of one immutable share, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,7 +100,7 @@ pub trait ShareStore: Send + Sync + 'static {
         si: StorageIndex,
         shnum: u16,
         offset: u64,
-        data: Vec<u8>,
+        data: WriteData,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
 
     /// Read back bytes of an incoming share (to check overlapping writes).

@@ -160,14 +160,15 @@ impl ChkEncoder {
 
         let k = usize::from(g.needed);
         let bl = to_usize(g.block_len(s))?;
-        for b in &mut self.blocks {
-            b.clear();
-            b.resize(bl, 0);
-        }
         let inputs: Vec<&[u8]> = self.segment.chunks_exact(bl.max(1)).take(k).collect();
         let (primary, secondary) = self.blocks.split_at_mut(k);
         for (dst, src) in primary.iter_mut().zip(&inputs) {
-            dst.copy_from_slice(src);
+            dst.clear();
+            dst.extend_from_slice(src);
+        }
+        for b in secondary.iter_mut() {
+            b.clear();
+            b.resize(bl, 0);
         }
         if !secondary.is_empty() {
             let mut outs: Vec<&mut [u8]> = secondary.iter_mut().map(|v| v.as_mut_slice()).collect();
@@ -221,6 +222,14 @@ impl ChkEncoder {
         }
         self.next_segment += 1;
         Ok(&self.blocks)
+    }
+
+    /// Take the blocks `push_segment` just returned, as owned buffers (the
+    /// uploader hands them to the network without copying); the next
+    /// segment gets fresh ones.
+    pub fn take_blocks(&mut self) -> Vec<Vec<u8>> {
+        let n = self.blocks.len();
+        std::mem::replace(&mut self.blocks, vec![Vec::new(); n])
     }
 
     /// Build the trees, the UEB and the cap once every segment is pushed.
