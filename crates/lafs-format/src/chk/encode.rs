@@ -226,10 +226,11 @@ impl ChkEncoder {
 
     /// Take the blocks `push_segment` just returned, as owned buffers (the
     /// uploader hands them to the network without copying); the next
-    /// segment gets fresh ones.
-    pub fn take_blocks(&mut self) -> Vec<Vec<u8>> {
-        let n = self.blocks.len();
-        std::mem::replace(&mut self.blocks, vec![Vec::new(); n])
+    /// segment writes into buffers from `replacement` (any length; they
+    /// are cleared), so that a caller can recycle them.
+    pub fn take_blocks(&mut self, mut replacement: impl FnMut() -> Vec<u8>) -> Vec<Vec<u8>> {
+        let fresh = self.blocks.iter().map(|_| replacement()).collect();
+        std::mem::replace(&mut self.blocks, fresh)
     }
 
     /// Build the trees, the UEB and the cap once every segment is pushed.
