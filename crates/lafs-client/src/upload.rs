@@ -359,9 +359,9 @@ where
     // Survey: size limit and shares already present, all servers at once.
     let servers = grid.permuted(&si);
     let survey = join_all(servers.iter().map(|s| async move {
-        let v = s.client.version().await?;
-        let l = s.client.list_shares(si).await?;
-        Ok::<_, ClientError>((v, l))
+        // Both questions at once: one round trip, not two.
+        let (v, l) = tokio::join!(s.client.version(), s.client.list_shares(si));
+        Ok::<_, ClientError>((v?, l?))
     }))
     .await;
     let mut buckets: Vec<Bucket<C>> = Vec::with_capacity(servers.len());
