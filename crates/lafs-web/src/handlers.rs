@@ -6,7 +6,7 @@
 
 use crate::args::Args;
 use crate::error::WebError;
-use crate::ops::{self, OpKind};
+use crate::ops::{self, OpKind, Tracker};
 use crate::{pyjson, render, ui, AppState};
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request, State};
@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use lafs_client::client::split_path;
 use lafs_client::dirnode::{link_metadata, Dirnode};
-use lafs_client::{FacadeError, FileFormat, LinkCaps, Node, Replace, StorageClient};
+use lafs_client::{FacadeError, FileFormat, LinkCaps, Node, ProgressFn, Replace, StorageClient};
 use lafs_format::cap::{Cap, FileCap};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
@@ -154,9 +154,15 @@ pub async fn statistics<C: StorageClient>(State(st): State<AppState<C>>) -> Resp
     }))
 }
 
-/// `GET /status[?t=json]`: operations started through `ophandle=`.
-pub async fn status<C: StorageClient>(State(st): State<AppState<C>>) -> Response {
-    json_response(&st.ops().status_json())
+/// `GET /status[?t=json]`: every upload, download, manifest and deep
+/// check this node ran through the web API, running ones with their
+/// progress; HTML unless `t=json`.
+pub async fn status<C: StorageClient>(State(st): State<AppState<C>>, req: Request) -> Response {
+    let args = Args::from_query(req.uri().query());
+    if args.t() == "json" {
+        return json_response(&st.ops().status_json());
+    }
+    ui::status_page(&ui::StatusModel::from_ops(&st.ops().snapshot()))
 }
 
 /// `GET|POST /operations/H`.
@@ -205,7 +211,8 @@ async fn uri_root_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Resu
         Method::PUT => match args.t() {
             "" => {
                 let format = args.file_format()?.unwrap_or(FileFormat::Chk);
-                let cap = upload_body(&st, req.into_body(), format).await?;
+                let len = content_length(req.headers());
+                let cap = upload_body(&st, req.into_body(), len, format, "").await?;
                 Ok(text(StatusCode::OK, cap.to_string()))
             }
             "mkdir" => {
@@ -218,11 +225,11 @@ async fn uri_root_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Resu
             let (body, upload) = read_post(&mut args, req).await?;
             let cap = match args.t() {
                 "upload" => {
-                    let (_, body) = upload.ok_or_else(|| {
+                    let (name, body) = upload.ok_or_else(|| {
                         WebError::BadRequest("t=upload requires a file field".into())
                     })?;
                     let format = args.file_format()?.unwrap_or(FileFormat::Chk);
-                    upload_file(&st, body, format).await?
+                    upload_file(&st, body, format, name.as_deref().unwrap_or("")).await?
                 }
                 "mkdir" => st.client().mkdir(args.dir_format()?, &[], None).await?,
                 "mkdir-with-children" => {
@@ -267,7 +274,10 @@ async fn uri_path_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Resu
             let head = req.method() == Method::HEAD;
             get(&st, &target, &args, req.headers(), head).await
         }
-        Method::PUT => put(&st, &target, &args, req.into_body()).await,
+        Method::PUT => {
+            let len = content_length(req.headers());
+            put(&st, &target, &args, req.into_body(), len).await
+        }
         Method::POST => {
             let (body, upload) = read_post(&mut args, req).await?;
             post(&st, &target, &args, body, upload).await
@@ -426,9 +436,39 @@ async fn download<C: StorageClient>(
         Body::empty()
     } else {
         let s = st.client().download(cap, range.clone()).await?;
+        let tracker = st.ops().track(
+            OpKind::Download,
+            filename.clone().unwrap_or_default(),
+            Some(len),
+        );
+        tracker.storage_index(cap);
         // A failure mid-stream can only cut the body short; the status
-        // line has gone out already (Tahoe behaves the same).
-        Body::from_stream(s.map(|r| r.map_err(std::io::Error::other)))
+        // line has gone out already (Tahoe behaves the same). A client
+        // that leaves drops the stream, and with it the tracker: the row
+        // then reads "interrupted".
+        let s = futures::stream::unfold((s, Some(tracker)), |(mut s, mut t)| async move {
+            match s.next().await {
+                Some(Ok(b)) => {
+                    if let Some(t) = &t {
+                        t.add(b.len() as u64);
+                    }
+                    Some((Ok(b), (s, t)))
+                }
+                Some(Err(e)) => {
+                    if let Some(t) = t.take() {
+                        t.fail(&e);
+                    }
+                    Some((Err(std::io::Error::other(e)), (s, None)))
+                }
+                None => {
+                    if let Some(t) = t.take() {
+                        t.finish();
+                    }
+                    None
+                }
+            }
+        });
+        Body::from_stream(s)
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
@@ -475,13 +515,15 @@ async fn rewind(mut af: tokio::fs::File) -> Result<std::fs::File> {
     Ok(f)
 }
 
-/// Spool a request body to a temporary file.
-async fn spool(body: Body) -> Result<std::fs::File> {
+/// Spool a request body to a temporary file, counting the bytes
+/// received on `tracker`.
+async fn spool(body: Body, tracker: &Tracker) -> Result<std::fs::File> {
     let mut af = spool_file().await?;
     let mut s = body.into_data_stream();
     while let Some(chunk) = s.next().await {
         let chunk = chunk.map_err(|e| WebError::Io(std::io::Error::other(e)))?;
         af.write_all(&chunk).await?;
+        tracker.add(chunk.len() as u64);
     }
     rewind(af).await
 }
@@ -493,16 +535,49 @@ async fn read_limited(body: Body) -> Result<Vec<u8>> {
     Ok(b.to_vec())
 }
 
+/// The request's `Content-Length`, when it gives one.
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
 /// A file uploaded through a form, already spooled.
 type Spooled = (Option<String>, std::fs::File);
 
+/// Upload a spooled file, tracked for `/status` under `name`.
 async fn upload_file<C: StorageClient>(
     st: &AppState<C>,
     f: std::fs::File,
     format: FileFormat,
+    name: &str,
 ) -> Result<Cap> {
-    match format {
-        FileFormat::Chk => Ok(st.client().upload_immutable(f, None).await?),
+    let len = f.metadata().ok().map(|m| m.len());
+    let tracker = st.ops().track(OpKind::Upload, name, len);
+    tracker.set(len.unwrap_or(0), None);
+    let r = upload_spooled(st, f, format, Some(tracker.upload_progress())).await;
+    tracked(tracker, r)
+}
+
+/// Close `tracker` on an upload's outcome: the cap's storage index is
+/// recorded, an error marks the row failed.
+fn tracked(tracker: Tracker, r: Result<Cap>) -> Result<Cap> {
+    match &r {
+        Ok(cap) => {
+            tracker.storage_index(cap);
+            tracker.finish();
+        }
+        Err(e) => tracker.fail(e),
+    }
+    r
+}
+
+async fn upload_spooled<C: StorageClient>(
+    st: &AppState<C>,
+    f: std::fs::File,
+    format: FileFormat,
+    progress: Option<ProgressFn>,
+) -> Result<Cap> {
+    Ok(match format {
+        FileFormat::Chk => st.client().upload_immutable(f, progress).await?,
         mutable => {
             let data = tokio::task::spawn_blocking(move || {
                 let mut f = f;
@@ -511,23 +586,38 @@ async fn upload_file<C: StorageClient>(
             })
             .await
             .map_err(|_| WebError::Grid("read task failed".into()))??;
-            Ok(st.client().upload_bytes(data, mutable).await?)
+            st.client().upload_bytes(data, mutable).await?
         }
-    }
+    })
 }
 
+/// Upload a request body (PUT), tracked for `/status` from its first
+/// byte: "receiving data" while it spools, then hashing and pushing.
 async fn upload_body<C: StorageClient>(
     st: &AppState<C>,
     body: Body,
+    len: Option<u64>,
     format: FileFormat,
+    name: &str,
 ) -> Result<Cap> {
-    match format {
-        FileFormat::Chk => upload_file(st, spool(body).await?, format).await,
-        m => Ok(st
-            .client()
-            .upload_bytes(read_limited(body).await?, m)
-            .await?),
-    }
+    let tracker = st.ops().track(OpKind::Upload, name, len);
+    let work = async {
+        match format {
+            FileFormat::Chk => {
+                let f = spool(body, &tracker).await?;
+                let progress = tracker.upload_progress();
+                upload_spooled(st, f, format, Some(progress)).await
+            }
+            m => {
+                let data = read_limited(body).await?;
+                tracker.set(data.len() as u64, Some(data.len() as u64));
+                tracker.phase("publishing", None);
+                Ok(st.client().upload_bytes(data, m).await?)
+            }
+        }
+    };
+    let r = work.await;
+    tracked(tracker, r)
 }
 
 /// Read a POST body: urlencoded fields join `args`; a multipart form's
@@ -583,27 +673,70 @@ async fn read_post(args: &mut Args, req: Request) -> Result<(Vec<u8>, Option<Spo
 
 // ------------------------------------------------------------------ PUT
 
+/// `offset=` of a PUT to a mutable file (Tahoe's `parse_offset_arg`).
+fn offset_arg(args: &Args) -> Result<Option<u64>> {
+    match args.get("offset") {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| WebError::BadRequest("PUT to a mutable file: Invalid offset".into())),
+    }
+}
+
+/// Write a PUT body into the mutable file `cap`: replace its contents,
+/// or with `offset=` write at that offset (Tahoe's `update_my_contents`).
+async fn write_mutable<C: StorageClient>(
+    st: &AppState<C>,
+    cap: &Cap,
+    offset: Option<u64>,
+    body: Body,
+) -> Result<()> {
+    let data = read_limited(body).await?;
+    let kind = match offset {
+        Some(_) => OpKind::Update,
+        None => OpKind::Upload,
+    };
+    let tracker = st.ops().track(kind, "", Some(data.len() as u64));
+    tracker.storage_index(cap);
+    tracker.set(data.len() as u64, None);
+    tracker.phase("publishing", None);
+    let r = match offset {
+        Some(o) => st.client().update_mutable(cap, o, data).await,
+        None => st.client().overwrite_mutable(cap, data).await,
+    };
+    match r {
+        Ok(_) => {
+            tracker.finish();
+            Ok(())
+        }
+        Err(e) => {
+            let e = WebError::from(e);
+            tracker.fail(&e);
+            Err(e)
+        }
+    }
+}
+
 async fn put<C: StorageClient>(
     st: &AppState<C>,
     target: &Target,
     args: &Args,
     body: Body,
+    len: Option<u64>,
 ) -> Result<Response> {
     let c = st.client();
     let path = target.path();
+    let offset = offset_arg(args)?;
     if target.names.is_empty() {
         // PUT to a cap itself: overwrite a mutable file in place.
         return match (&target.cap, args.t()) {
             (Cap::File(FileCap::SskWrite(_)), "") => {
-                if args.get("offset").is_some() {
-                    return Err(WebError::NotImplemented(
-                        "PUT with offset= (partial mutable writes) is not built yet",
-                    ));
-                }
-                c.overwrite_mutable(&target.cap, read_limited(body).await?)
-                    .await?;
+                write_mutable(st, &target.cap, offset, body).await?;
                 Ok(text(StatusCode::OK, target.cap.to_string()))
             }
+            (Cap::File(f), "") if offset.is_some() && !f.is_mutable() => Err(immutable_offset()),
             (Cap::Dir(_), "mkdir") => Ok(text(StatusCode::OK, target.cap.to_string())),
             (Cap::Dir(_), t) => Err(bad_t("PUT", "directory", t)),
             (_, "") => Err(WebError::ReadOnly("this file".into())),
@@ -636,9 +769,11 @@ async fn put<C: StorageClient>(
                     cap: existing @ Cap::File(FileCap::SskWrite(_)),
                     ..
                 }) if replace != Replace::No && args.file_format()?.is_none() => {
-                    c.overwrite_mutable(&existing, read_limited(body).await?)
-                        .await?;
+                    write_mutable(st, &existing, offset, body).await?;
                     return Ok(text(StatusCode::OK, existing.to_string()));
+                }
+                Ok(n) if offset.is_some() && !n.cap.is_dir() && !n.cap.file().is_mutable() => {
+                    return Err(immutable_offset());
                 }
                 Ok(n) if refuses(replace, &n.cap) => return Err(WebError::ChildExists),
                 Ok(_) => true,
@@ -646,12 +781,17 @@ async fn put<C: StorageClient>(
                 Err(e) => return Err(e.into()),
             };
             let format = args.file_format()?.unwrap_or(FileFormat::Chk);
-            let cap = upload_body(st, body, format).await?;
+            let cap = upload_body(st, body, len, format, &name).await?;
             let replaced = c.link(&dir, &name, &LinkCaps::of(&cap), replace).await?;
             Ok(text(created_or_ok(replaced || existed), cap.to_string()))
         }
         t => Err(bad_t("PUT", "directory", t)),
     }
+}
+
+/// Tahoe's answer to `offset=` on an immutable file.
+fn immutable_offset() -> WebError {
+    WebError::BadRequest("PUT to a file: append operation invoked on an immutable cap".into())
 }
 
 fn refuses(replace: Replace, existing: &Cap) -> bool {
@@ -781,7 +921,7 @@ async fn post<C: StorageClient>(
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| WebError::BadRequest("t=upload needs a file name".into()))?;
             let format = args.file_format()?.unwrap_or(FileFormat::Chk);
-            let cap = upload_file(st, f, format).await?;
+            let cap = upload_file(st, f, format, &n).await?;
             c.link(&target.cap, &join(&path, &n), &LinkCaps::of(&cap), replace)
                 .await?;
             cap.to_string()

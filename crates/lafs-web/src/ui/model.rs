@@ -291,6 +291,43 @@ pub struct StatusModel {
 }
 
 impl StatusModel {
+    /// From the operations table (newest first).
+    pub fn from_ops(ops: &[crate::ops::OpSnapshot]) -> Self {
+        use crate::ops::OpState;
+        StatusModel {
+            operations: ops
+                .iter()
+                .map(|o| OperationModel {
+                    kind: match &o.state {
+                        OpState::Running => format!("{} ({})", o.kind.name(), o.phase),
+                        _ => o.kind.name().to_string(),
+                    },
+                    target: match (o.target.is_empty(), &o.storage_index) {
+                        (false, _) => o.target.clone(),
+                        (true, Some(si)) => si.clone(),
+                        (true, None) => String::new(),
+                    },
+                    progress: o.fraction(),
+                    // Walks count objects, not bytes.
+                    bytes: matches!(
+                        o.kind,
+                        crate::ops::OpKind::Upload
+                            | crate::ops::OpKind::Download
+                            | crate::ops::OpKind::Update
+                    )
+                    .then_some(o.done),
+                    started: o.started,
+                    state: match o.state {
+                        OpState::Running => OperationState::Running,
+                        OpState::Done => OperationState::Done,
+                        OpState::Failed(_) => OperationState::Failed,
+                    },
+                })
+                .collect(),
+            now: now(),
+        }
+    }
+
     pub fn any_active(&self) -> bool {
         self.operations
             .iter()
