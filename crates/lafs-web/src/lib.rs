@@ -8,7 +8,9 @@
 //!   `/statistics`, `/` — dispatching on method and `t=`;
 //! * the mapping of client errors to Tahoe's status codes and texts, in one
 //!   place ([`error`]);
-//! * the web endpoint (`[node] web.port`, [`endpoint`]) and `NODEDIR/node.url`;
+//! * the web endpoint (`[node] web.port`, [`endpoint`]) and `NODEDIR/node.url`,
+//!   served over plain HTTP or, for Twisted's `ssl:` endpoints, HTTPS
+//!   ([`tls`]);
 //! * [`ui`]: the HTML pages (filled in by the web-UI work), fed with plain
 //!   [`view`] structs so pages never talk to storage.
 //!
@@ -36,6 +38,7 @@ mod handlers;
 pub mod ops;
 pub mod pyjson;
 mod render;
+pub mod tls;
 pub mod ui;
 pub mod view;
 
@@ -47,7 +50,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use endpoint::{write_node_url, WebPort, WebPortError};
+pub use endpoint::{write_node_url, BindError, BoundPort, WebPort, WebPortError};
 pub use error::WebError;
 
 /// Who this node is, for `/`, `/?t=json` and `/status`.
@@ -203,4 +206,21 @@ pub async fn serve<C: StorageClient>(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Serve `router(state)` on a bound web port — HTTPS for `ssl:`
+/// endpoints, plain HTTP otherwise — until `shutdown` resolves.
+pub async fn serve_port<C: StorageClient>(
+    port: BoundPort,
+    state: AppState<C>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match port.tls {
+        None => serve(port.listener, state, shutdown).await,
+        Some(config) => {
+            axum::serve(tls::TlsListener::new(port.listener, config)?, router(state))
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }
