@@ -105,42 +105,68 @@ fn decode(s: &str) -> Result<String> {
 
 // ------------------------------------------------------------------ root
 
+/// How long the first page waits for the first round of server polls
+/// (a server that does not answer takes `monitor::VERSION_TIMEOUT`).
+const FIRST_POLL_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// `GET /` and `GET /?t=json`.
 pub async fn root<C: StorageClient>(State(st): State<AppState<C>>, req: Request) -> Response {
     let args = Args::from_query(req.uri().query());
+    st.start_monitor();
+    st.monitor().wait_first_round(FIRST_POLL_WAIT).await;
     let w = st.welcome();
     if args.t() != "json" {
         return ui::welcome_page(&w);
     }
+    json_response(&welcome_json(&w))
+}
+
+/// Tahoe's `/?t=json` (`web/root.py`, `Root.render_JSON`): introducer
+/// summaries and one object per known server, keys in Tahoe's order; then
+/// lafs's own `node` object (identity, encoding, own storage), which
+/// Tahoe's clients ignore.
+fn welcome_json(w: &crate::view::WelcomeView) -> Value {
+    let opt = |v: Option<f64>| v.map_or(Value::Null, Value::from);
     let servers: Vec<Value> = w
         .servers
         .iter()
         .map(|s| {
             serde_json::json!({
                 "nodeid": s.id,
-                "available_space": Value::Null,
+                "connection_status": s.summary,
+                "available_space": s.available_space,
                 "nickname": s.nickname,
                 "version": Value::Null,
-                "connection_status": if s.connected { "Connected" } else { "Disconnected" },
-                "last_received_data": s.last_seen,
+                "last_received_data": opt(s.last_seen),
             })
         })
         .collect();
     let intro: Vec<Value> = w
         .introducers
         .iter()
-        .map(|i| {
-            Value::from(if i.connected {
-                "Connected"
-            } else {
-                "Disconnected"
-            })
-        })
+        .map(|i| Value::from(i.summary.clone()))
         .collect();
-    json_response(&serde_json::json!({
+    serde_json::json!({
         "introducers": {"statuses": intro},
         "servers": servers,
-    }))
+        "node": {
+            "nickname": w.nickname,
+            "nodeid": w.node_id,
+            "version": w.version,
+            "shares-needed": w.needed,
+            "shares-total": w.total,
+            "storage": w.storage.as_ref().map(|s| serde_json::json!({
+                "used": s.used,
+                "available": s.available,
+            })),
+            "introducers": w.introducers.iter().map(|i| serde_json::json!({
+                "address": i.address,
+                "connected": i.connected,
+                "since": opt(i.since),
+                "last_received_data": opt(i.last_seen),
+            })).collect::<Vec<_>>(),
+        },
+    })
 }
 
 /// `GET /statistics[?t=json]`.

@@ -673,3 +673,28 @@ fn stream_manifest_and_deep_check_are_chunked_in_walk_order() {
         );
     });
 }
+
+#[test]
+fn welcome_reports_polled_server_health() {
+    rt().block_on(async {
+        let st = state();
+        // The first page waits for the first round of version calls.
+        let r = call(&st, Method::GET, "/?t=json", &[], Body::empty()).await;
+        let mut v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let servers = v["servers"].as_array_mut().unwrap();
+        assert_eq!(servers.len(), 10);
+        for s in servers.iter_mut() {
+            assert_eq!(s["connection_status"], "connected", "{s}");
+            assert!(s["available_space"].as_u64().unwrap() > 0, "{s}");
+            assert!(s["last_received_data"].as_f64().unwrap() > 1.7e9, "{s}");
+            s["available_space"] = "<space>".into();
+            s["last_received_data"] = "<time>".into();
+        }
+        insta::assert_snapshot!("welcome_json", lafs_web::pyjson::dumps_indent1(&v));
+        let r = call(&st, Method::GET, "/", &[], Body::empty()).await;
+        let html = r.text();
+        assert!(html.contains("data-count=\"10\""), "{html}");
+        assert!(html.contains("Free on grid"));
+        assert!(html.contains("href=\"/status\""));
+    });
+}

@@ -84,15 +84,125 @@ pub async fn serve_client(
 ) -> Result<()> {
     let client = Arc::new(load_client(dir)?);
     // Keep the introducer feed (if any) alive while the server runs.
-    let _feed = crate::introducer::feed_client(dir, client.clone())?;
+    let feed = crate::introducer::feed_client(dir, client.clone())?;
     let url = port.write_node_url(dir).context("writing node.url")?;
     tracing::info!(%url, servers = client.grid().servers().len(), "web API running");
     let state = AppState::new(node_info(dir)?, client);
+    let status = Arc::new(NodeFacts {
+        introducers: feed.as_ref().map(|f| f.subscription().statuses()),
+        storage: Arc::default(),
+    });
+    // Keeps the own-storage figures fresh while the server runs.
+    let _usage = own_storage_dir(dir)?.map(|d| status.clone().refresh_storage(d));
+    state.set_node_status(status);
     lafs_web::serve_port(port, state, shutdown)
         .await
         .context("web server")?;
     tracing::info!("web API stopped");
     Ok(())
+}
+
+/// What `lafs run` tells the welcome page: its introducers' connection
+/// states and, for a client+storage node, its own storage usage.
+struct NodeFacts {
+    introducers: Option<lafs_introducer::StatusBoard>,
+    storage: Arc<std::sync::Mutex<Option<lafs_web::view::StorageView>>>,
+}
+
+/// How often the own-storage figures are recomputed (a walk of the
+/// share directories).
+const STORAGE_REFRESH: Duration = Duration::from_secs(60);
+
+impl NodeFacts {
+    /// Recompute the own-storage figures now and every
+    /// [`STORAGE_REFRESH`]; the task stops when the guard is dropped.
+    fn refresh_storage(self: Arc<Self>, storage_dir: PathBuf) -> AbortOnDrop {
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                let d = storage_dir.clone();
+                if let Ok(v) = tokio::task::spawn_blocking(move || storage_usage(&d)).await {
+                    if let Ok(mut g) = self.storage.lock() {
+                        *g = Some(v);
+                    }
+                }
+                tokio::time::sleep(STORAGE_REFRESH).await;
+            }
+        }))
+    }
+}
+
+impl lafs_web::NodeStatus for NodeFacts {
+    fn introducers(&self) -> Vec<lafs_web::view::IntroducerView> {
+        let Some(b) = &self.introducers else {
+            return Vec::new();
+        };
+        b.snapshot()
+            .into_iter()
+            .map(|s| {
+                let mut v = lafs_web::view::IntroducerView::new(
+                    s.address.clone(),
+                    s.connected,
+                    s.summary(),
+                );
+                v.since = s.since;
+                v.last_seen = s.last_received;
+                v
+            })
+            .collect()
+    }
+
+    fn own_storage(&self) -> Option<lafs_web::view::StorageView> {
+        self.storage.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The share directory of this node's own disk storage server, if it
+/// runs one.
+fn own_storage_dir(dir: &Path) -> Result<Option<PathBuf>> {
+    if !storage_enabled(dir)? {
+        return Ok(None);
+    }
+    let node = crate::node::Node::load(dir)?;
+    Ok((node.backend == "disk").then(|| node.storage_dir.join("shares")))
+}
+
+/// Bytes in share files under `shares` (Tahoe's layout,
+/// `shares/PREFIX/SI/SHNUM`; `incoming/` uploads not counted) and the
+/// free space of its file system.
+fn storage_usage(shares: &Path) -> lafs_web::view::StorageView {
+    let mut used = 0u64;
+    let dirs = |p: &Path| {
+        std::fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect::<Vec<_>>()
+    };
+    // Three fixed levels: bounded by the store itself.
+    for prefix in dirs(shares) {
+        if prefix.file_name().is_some_and(|n| n == "incoming") || !prefix.is_dir() {
+            continue;
+        }
+        for si in dirs(&prefix) {
+            for share in dirs(&si) {
+                used = used.saturating_add(std::fs::metadata(&share).map_or(0, |m| m.len()));
+            }
+        }
+    }
+    let available = rustix::fs::statvfs(shares)
+        .ok()
+        .map(|st| st.f_bavail.saturating_mul(st.f_frsize));
+    lafs_web::view::StorageView::new(used, available)
 }
 
 /// Bind the node's web port (loading its TLS key for `ssl:` ports).
@@ -269,10 +379,7 @@ pub fn status(a: StatusArgs, top: &Option<PathBuf>) -> Result<()> {
         return Ok(());
     }
     let servers = w["servers"].as_array().cloned().unwrap_or_default();
-    let up = servers
-        .iter()
-        .filter(|s| s["connection_status"] == "Connected")
-        .count();
+    let up = servers.iter().filter(|s| is_connected(s)).count();
     println!("node: {url}");
     println!("storage servers: {up} of {} connected", servers.len());
     for s in &servers {
@@ -283,10 +390,37 @@ pub fn status(a: StatusArgs, top: &Option<PathBuf>) -> Result<()> {
             s["connection_status"].as_str().unwrap_or("")
         );
     }
-    let active = o["active"].as_array().map_or(0, Vec::len);
+    for i in w["introducers"]["statuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        println!("introducer: {}", i.as_str().unwrap_or("?"));
+    }
+    let active = o["active"].as_array().cloned().unwrap_or_default();
     let recent = o["recent"].as_array().map_or(0, Vec::len);
-    println!("operations: {active} active, {recent} recent");
+    println!("operations: {} active, {recent} recent", active.len());
+    for op in &active {
+        let done = op["bytes-done"].as_u64().unwrap_or(0);
+        let total = op["total-size"]
+            .as_u64()
+            .map_or_else(|| "?".to_string(), |t| t.to_string());
+        println!(
+            "  {}  {}  {done}/{total}  {}",
+            op["type"].as_str().unwrap_or("?"),
+            op["target"].as_str().unwrap_or(""),
+            op["status"].as_str().unwrap_or("")
+        );
+    }
     Ok(())
+}
+
+/// Whether a `/?t=json` server is connected: Tahoe 1.20 says
+/// `connected` for HTTPS servers, `Connected to …` for Foolscap ones.
+fn is_connected(s: &serde_json::Value) -> bool {
+    s["connection_status"]
+        .as_str()
+        .is_some_and(|c| c.to_ascii_lowercase().starts_with("connected"))
 }
 
 /// Arguments of `lafs webopen`.

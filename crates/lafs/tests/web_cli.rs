@@ -7,7 +7,7 @@
 
 mod client_common;
 
-use client_common::{lafs, start_grid, start_web_client, web};
+use client_common::{lafs, ok, start_grid, start_web_client, web, Kill};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -30,7 +30,7 @@ fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
-/// `lafs status --json`, polled until `n` servers say Connected (the node
+/// `lafs status --json`, polled until `n` servers say connected (the node
 /// learns it from each server's version answer; bounded).
 fn status_when_connected(node: &Path, n: usize) -> serde_json::Value {
     let t = Instant::now();
@@ -41,7 +41,7 @@ fn status_when_connected(node: &Path, n: usize) -> serde_json::Value {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|s| s["connection_status"] == "Connected")
+            .filter(|s| s["connection_status"] == "connected")
             .count();
         if up == n {
             return v;
@@ -172,6 +172,97 @@ fn https_web_port() {
         !raw.starts_with(b"HTTP/"),
         "{}",
         String::from_utf8_lossy(&raw)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A storage node with a web port and an introducer (`lafs run` serves
+/// storage and, beside it, the client's web API): its welcome JSON names
+/// the introducer as connected, the server (itself, learnt through the
+/// introducer) as connected with its free space, and its own storage use.
+#[test]
+fn welcome_shows_introducer_and_own_storage() {
+    let dir = tmpdir("web-intro");
+    let intro_dir = dir.join("introducer");
+    ok(lafs()
+        .args(["create-introducer", "--hostname", "127.0.0.1"])
+        .arg(&intro_dir));
+    let url = std::fs::read_to_string(intro_dir.join("private/introducer.furl")).unwrap();
+    let _intro = Kill(lafs().arg("run").arg(&intro_dir).spawn().unwrap());
+
+    let nd = dir.join("node");
+    ok(lafs()
+        .args([
+            "create-node",
+            "--introducer",
+            url.trim(),
+            "--nickname",
+            "both",
+        ])
+        .arg(&nd));
+    let cfg = std::fs::read_to_string(nd.join("tahoe.cfg")).unwrap();
+    assert!(cfg.contains("web.port=\n"), "{cfg}");
+    std::fs::write(
+        nd.join("tahoe.cfg"),
+        cfg.replace("web.port=\n", "web.port=tcp:0:interface=127.0.0.1\n"),
+    )
+    .unwrap();
+    // A share file already on disk counts as used space.
+    let share = nd.join("storage/shares/aa/aaaaaaaaaaaaaaaaaaaaaaaaaa");
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(share.join("0"), vec![0u8; 1234]).unwrap();
+    let _node = Kill(
+        lafs()
+            .arg("run")
+            .arg(&nd)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("node.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    let v = loop {
+        let o = run(&nd, &["status", "--json"]);
+        if o.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let intro_up = v["node"]["introducers"]["statuses"][0]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Connected to 127.0.0.1:"));
+            let server_up = v["node"]["servers"][0]["connection_status"] == "connected";
+            let storage = v["node"]["node"]["storage"]["used"].as_u64().is_some();
+            if intro_up && server_up && storage {
+                break v;
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "welcome never showed introducer, server and storage: {}",
+            std::fs::read_to_string(dir.join("node.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let node = &v["node"];
+    assert_eq!(node["servers"][0]["nickname"], "both", "{v}");
+    assert!(
+        node["servers"][0]["available_space"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    let me = &node["node"];
+    assert_eq!(me["nickname"], "both");
+    assert!(me["nodeid"].as_str().unwrap().starts_with("v0-"), "{v}");
+    assert_eq!(me["storage"]["used"], 1234, "{v}");
+    assert!(me["storage"]["available"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(me["introducers"][0]["connected"], true);
+    assert!(me["introducers"][0]["since"].as_f64().is_some());
+    // The URL holds the introducer's host and port, never its swissnum.
+    let swiss = std::fs::read_to_string(intro_dir.join("private/swissnum")).unwrap();
+    assert!(!v.to_string().contains(swiss.trim()));
+    // The summary says the same.
+    let text = stdout(&run(&nd, &["status"]));
+    assert!(text.contains("storage servers: 1 of 1 connected"), "{text}");
+    assert!(
+        text.contains("introducer: Connected to 127.0.0.1:"),
+        "{text}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

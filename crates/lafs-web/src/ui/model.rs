@@ -46,6 +46,10 @@ pub struct ServerModel {
     /// host:port (never the NURL: it holds the swissnum).
     pub address: String,
     pub connected: bool,
+    /// Tahoe's connection summary (`connected`, `failure: …`).
+    pub status: String,
+    /// When it last connected.
+    pub since: Option<f64>,
     pub last_seen: Option<f64>,
     pub available_space: Option<u64>,
 }
@@ -355,14 +359,20 @@ impl WelcomeModel {
         WelcomeModel {
             nickname: v.nickname.clone(),
             node_id: v.node_id.clone(),
-            versions: vec![("Version".to_string(), v.version.clone())],
+            versions: vec![
+                ("Version".to_string(), v.version.clone()),
+                (
+                    "Compatible with".to_string(),
+                    "Tahoe-LAFS 1.20 (HTTPS storage protocol)".to_string(),
+                ),
+            ],
             introducers: v
                 .introducers
                 .iter()
                 .map(|i| IntroducerModel {
                     address: i.address.clone(),
                     connected: i.connected,
-                    since: i.last_seen,
+                    since: i.since,
                 })
                 .collect(),
             servers: v
@@ -375,14 +385,19 @@ impl WelcomeModel {
                         server_id: id,
                         address: s.address.clone(),
                         connected: s.connected,
+                        status: s.summary.clone(),
+                        since: s.since,
                         last_seen: s.last_seen,
-                        available_space: None,
+                        available_space: s.available_space,
                     }
                 })
                 .collect(),
-            storage: None,
-            needed: 0,
-            total: 0,
+            storage: v.storage.as_ref().map(|s| StorageUsage {
+                used: s.used,
+                available: s.available,
+            }),
+            needed: v.needed,
+            total: v.total,
             now,
         }
     }
