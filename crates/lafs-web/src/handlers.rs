@@ -248,14 +248,14 @@ async fn uri_root_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Resu
             t => Err(bad_t("PUT", "/uri", t)),
         },
         Method::POST => {
-            let (body, upload) = read_post(&mut args, req).await?;
+            let (body, upload) = read_post(st.ops(), &mut args, req).await?;
             let cap = match args.t() {
                 "upload" => {
-                    let (name, body) = upload.ok_or_else(|| {
+                    let up = upload.ok_or_else(|| {
                         WebError::BadRequest("t=upload requires a file field".into())
                     })?;
                     let format = args.file_format()?.unwrap_or(FileFormat::Chk);
-                    upload_file(&st, body, format, name.as_deref().unwrap_or("")).await?
+                    upload_file(&st, up, format).await?
                 }
                 "mkdir" => st.client().mkdir(args.dir_format()?, &[], None).await?,
                 "mkdir-with-children" => {
@@ -305,7 +305,7 @@ async fn uri_path_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Resu
             put(&st, &target, &args, req.into_body(), len).await
         }
         Method::POST => {
-            let (body, upload) = read_post(&mut args, req).await?;
+            let (body, upload) = read_post(st.ops(), &mut args, req).await?;
             post(&st, &target, &args, body, upload).await
         }
         Method::DELETE => {
@@ -472,28 +472,39 @@ async fn download<C: StorageClient>(
         // line has gone out already (Tahoe behaves the same). A client
         // that leaves drops the stream, and with it the tracker: the row
         // then reads "interrupted".
-        let s = futures::stream::unfold((s, Some(tracker)), |(mut s, mut t)| async move {
-            match s.next().await {
-                Some(Ok(b)) => {
-                    if let Some(t) = &t {
-                        t.add(b.len() as u64);
+        // hyper stops polling once Content-Length bytes are out, so the
+        // row is finished on the last byte rather than at the stream's end.
+        let s = futures::stream::unfold(
+            (s, Some(tracker), 0u64),
+            move |(mut s, mut t, sent)| async move {
+                match s.next().await {
+                    Some(Ok(b)) => {
+                        let sent = sent + b.len() as u64;
+                        if let Some(tr) = &t {
+                            tr.add(b.len() as u64);
+                        }
+                        if sent >= len {
+                            if let Some(tr) = t.take() {
+                                tr.finish();
+                            }
+                        }
+                        Some((Ok(b), (s, t, sent)))
                     }
-                    Some((Ok(b), (s, t)))
-                }
-                Some(Err(e)) => {
-                    if let Some(t) = t.take() {
-                        t.fail(&e);
+                    Some(Err(e)) => {
+                        if let Some(tr) = t.take() {
+                            tr.fail(&e);
+                        }
+                        Some((Err(std::io::Error::other(e)), (s, None, sent)))
                     }
-                    Some((Err(std::io::Error::other(e)), (s, None)))
-                }
-                None => {
-                    if let Some(t) = t.take() {
-                        t.finish();
+                    None => {
+                        if let Some(tr) = t.take() {
+                            tr.finish();
+                        }
+                        None
                     }
-                    None
                 }
-            }
-        });
+            },
+        );
         Body::from_stream(s)
     };
     let mut resp = Response::new(body);
@@ -566,21 +577,23 @@ fn content_length(h: &HeaderMap) -> Option<u64> {
     h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-/// A file uploaded through a form, already spooled.
-type Spooled = (Option<String>, std::fs::File);
+/// A file uploaded through a form, already spooled, with the `/status`
+/// row that has counted its bytes in.
+struct Spooled {
+    name: Option<String>,
+    file: std::fs::File,
+    tracker: Tracker,
+}
 
-/// Upload a spooled file, tracked for `/status` under `name`.
+/// Upload a spooled form file, on the row that tracked its arrival.
 async fn upload_file<C: StorageClient>(
     st: &AppState<C>,
-    f: std::fs::File,
+    up: Spooled,
     format: FileFormat,
-    name: &str,
 ) -> Result<Cap> {
-    let len = f.metadata().ok().map(|m| m.len());
-    let tracker = st.ops().track(OpKind::Upload, name, len);
-    tracker.set(len.unwrap_or(0), None);
-    let r = upload_spooled(st, f, format, Some(tracker.upload_progress())).await;
-    tracked(tracker, r)
+    let progress = up.tracker.upload_progress();
+    let r = upload_spooled(st, up.file, format, Some(progress)).await;
+    tracked(up.tracker, r)
 }
 
 /// Close `tracker` on an upload's outcome: the cap's storage index is
@@ -649,7 +662,14 @@ async fn upload_body<C: StorageClient>(
 /// Read a POST body: urlencoded fields join `args`; a multipart form's
 /// fields join `args` and its `file` field is spooled. Other bodies
 /// (JSON for mkdir-with-children, set_children) are returned raw.
-async fn read_post(args: &mut Args, req: Request) -> Result<(Vec<u8>, Option<Spooled>)> {
+async fn read_post(
+    ops: &ops::Ops,
+    args: &mut Args,
+    req: Request,
+) -> Result<(Vec<u8>, Option<Spooled>)> {
+    // The whole form's length: the file is most of it, so it stands in
+    // for the file's size while it arrives.
+    let form_len = content_length(req.headers());
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -670,6 +690,8 @@ async fn read_post(args: &mut Args, req: Request) -> Result<(Vec<u8>, Option<Spo
             let name = field.name().unwrap_or("").to_string();
             if name == "file" {
                 let fname = field.file_name().map(str::to_string);
+                let tracker =
+                    ops.track(OpKind::Upload, fname.clone().unwrap_or_default(), form_len);
                 let mut field = field;
                 let mut af = spool_file().await?;
                 while let Some(chunk) = field
@@ -678,8 +700,13 @@ async fn read_post(args: &mut Args, req: Request) -> Result<(Vec<u8>, Option<Spo
                     .map_err(|e| WebError::BadRequest(format!("bad multipart body: {e}")))?
                 {
                     af.write_all(&chunk).await?;
+                    tracker.add(chunk.len() as u64);
                 }
-                file = Some((fname, rewind(af).await?));
+                file = Some(Spooled {
+                    name: fname,
+                    file: rewind(af).await?,
+                    tracker,
+                });
             } else {
                 let v = field
                     .text()
@@ -940,14 +967,14 @@ async fn post<C: StorageClient>(
             new.to_string()
         }
         "upload" => {
-            let (fname, f) = upload
+            let up = upload
                 .ok_or_else(|| WebError::BadRequest("t=upload requires a file field".into()))?;
             let n = name
-                .or(fname)
+                .or(up.name.clone())
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| WebError::BadRequest("t=upload needs a file name".into()))?;
             let format = args.file_format()?.unwrap_or(FileFormat::Chk);
-            let cap = upload_file(st, f, format, &n).await?;
+            let cap = upload_file(st, up, format).await?;
             c.link(&target.cap, &join(&path, &n), &LinkCaps::of(&cap), replace)
                 .await?;
             cap.to_string()

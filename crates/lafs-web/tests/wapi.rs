@@ -461,6 +461,24 @@ fn status_tracks_uploads_and_downloads() {
         let r = call(&st, Method::GET, "/status", &[], Body::empty()).await;
         assert!(r.text().contains("big.bin"));
         assert!(!r.text().contains(&cap));
+
+        // A form upload (the browser's way) is tracked from its first byte
+        // under the file's name.
+        let form = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"form.txt\"\r\n\r\nuploaded through a form, long enough to be stored\r\n--XyZ--\r\n";
+        let r = call(
+            &st,
+            Method::POST,
+            "/uri?t=upload",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            form,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let v = status_json(&st).await;
+        let up = &v["recent"][0];
+        assert_eq!(up["type"], "upload", "{v}");
+        assert_eq!(up["target"], "form.txt");
+        assert_eq!(up["status"], "Finished");
     });
 }
 
