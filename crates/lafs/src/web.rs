@@ -432,7 +432,8 @@ pub struct WebopenArgs {
     /// Only print the URL (do not start a browser).
     #[arg(long)]
     pub print: bool,
-    /// A cap (optionally `CAP/path`) to open instead of the welcome page.
+    /// `ALIAS:path` or a cap (optionally `CAP/path`) to open instead of
+    /// the welcome page.
     pub target: Option<String>,
 }
 
@@ -444,13 +445,22 @@ pub fn webopen(a: WebopenArgs, top: &Option<PathBuf>) -> Result<()> {
     let dir = nodedir(a.node_directory.or_else(|| top.clone()))?;
     let mut url = node_url(&dir)?.url;
     if let Some(t) = &a.target {
+        // Tahoe's `get_alias`: ALIAS:path, a cap, or a path in `tahoe:`.
+        let aliases = lafs_client::aliases::Aliases::load(&dir)?;
+        let (root, path) = match lafs_client::aliases::parse_arg(
+            &aliases,
+            t,
+            Some(lafs_client::aliases::DEFAULT_ALIAS),
+        )? {
+            lafs_client::aliases::Target::Grid { root, path } => (root, path),
+            lafs_client::aliases::Target::Local(p) => bail!("{p}: not a grid path"),
+        };
         let enc = |s: &str| {
             percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
         };
-        let mut parts = t.split('/');
         url.push_str("uri/");
-        url.push_str(&enc(parts.next().unwrap_or_default()));
-        for p in parts {
+        url.push_str(&enc(&root));
+        for p in path.split('/').filter(|p| !p.is_empty()) {
             url.push('/');
             url.push_str(&enc(p));
         }

@@ -100,6 +100,16 @@ fn status_and_webopen_against_a_running_node() {
     ));
     let enc = cap.replace(':', "%3A");
     assert_eq!(got.trim(), format!("{url}uri/{enc}/sub%20dir/f"));
+    // An alias, as Tahoe's webopen takes it.
+    let o = run(&node, &["create-alias", "docs"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let aliases = std::fs::read_to_string(node.join("private/aliases")).unwrap();
+    let dircap = aliases.trim().strip_prefix("docs: ").unwrap();
+    let got = stdout(&run(&node, &["webopen", "--print", "docs:a b"]));
+    assert_eq!(
+        got.trim(),
+        format!("{url}uri/{}/a%20b", dircap.replace(':', "%3A"))
+    );
     // $BROWSER is honoured, `%s` standing for the URL; a browser that
     // fails leaves the URL printed.
     let o = lafs()
