@@ -42,6 +42,17 @@ fn json_response(v: &Value) -> Response {
     text(StatusCode::OK, pyjson::dumps_indent1(v) + "\n")
 }
 
+/// JSON with the `application/json` type Tahoe gives `/?t=json`
+/// (with charset) and `/status?t=json` (without).
+fn app_json(v: &Value, content_type: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        pyjson::dumps_indent1(v) + "\n",
+    )
+        .into_response()
+}
+
 /// Tahoe redirects with 302 Found (Twisted's `redirectTo`), and the
 /// `tahoe` CLI accepts exactly 200 or 302 from `t=start-*`.
 fn found(to: &str) -> Response {
@@ -118,7 +129,7 @@ pub async fn root<C: StorageClient>(State(st): State<AppState<C>>, req: Request)
     if args.t() != "json" {
         return ui::welcome_page(&w);
     }
-    json_response(&welcome_json(&w))
+    app_json(&welcome_json(&w), "application/json; charset=utf-8")
 }
 
 /// Tahoe's `/?t=json` (`web/root.py`, `Root.render_JSON`): introducer
@@ -186,7 +197,7 @@ pub async fn statistics<C: StorageClient>(State(st): State<AppState<C>>) -> Resp
 pub async fn status<C: StorageClient>(State(st): State<AppState<C>>, req: Request) -> Response {
     let args = Args::from_query(req.uri().query());
     if args.t() == "json" {
-        return json_response(&st.ops().status_json());
+        return app_json(&st.ops().status_json(), "application/json");
     }
     ui::status_page(&ui::StatusModel::from_ops(&st.ops().snapshot()))
 }

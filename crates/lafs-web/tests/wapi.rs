@@ -698,6 +698,10 @@ fn welcome_reports_polled_server_health() {
         let st = state();
         // The first page waits for the first round of version calls.
         let r = call(&st, Method::GET, "/?t=json", &[], Body::empty()).await;
+        // Tahoe's content types for the two node JSONs.
+        assert_eq!(r.headers["content-type"], "application/json; charset=utf-8");
+        let s = call(&st, Method::GET, "/status?t=json", &[], Body::empty()).await;
+        assert_eq!(s.headers["content-type"], "application/json");
         let mut v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         let servers = v["servers"].as_array_mut().unwrap();
         assert_eq!(servers.len(), 10);
