@@ -66,6 +66,12 @@ impl WelcomeModel {
         self.servers.iter().filter(|s| s.connected).count()
     }
 
+    /// Whether any server has an address to show (the column is left out
+    /// otherwise).
+    pub fn shows_addresses(&self) -> bool {
+        self.servers.iter().any(|s| !s.address.is_empty())
+    }
+
     /// Whether any server reported its free space.
     pub fn knows_free_space(&self) -> bool {
         self.servers.iter().any(|s| s.available_space.is_some())
