@@ -153,6 +153,14 @@ impl From<DirError> for Error {
     }
 }
 
+/// What the next version of a mutable file holds.
+enum Change {
+    /// Entirely new contents.
+    Replace(Vec<u8>),
+    /// The old contents with `data` written at `offset`.
+    Update { offset: u64, data: Vec<u8> },
+}
+
 /// Bytes of a file, streamed.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
 
@@ -606,6 +614,28 @@ impl<C: StorageClient> Client<C> {
     /// `data`, keeping its format, k and N. Another writer's concurrent
     /// publish is retried over (last writer wins, as in Tahoe).
     pub async fn overwrite_mutable(&self, cap: &Cap, data: Vec<u8>) -> Result<u64, Error> {
+        self.new_mutable_version(cap, Change::Replace(data)).await
+    }
+
+    /// Write `data` at byte `offset` of the mutable file `cap` (a write
+    /// cap), as Tahoe's `MutableFileVersion.update` (web API `PUT
+    /// $FILECAP?offset=N`): MDMF rewrites only the segments the write
+    /// touches, SDMF is read, spliced and republished whole. `offset` may
+    /// be the current size (an append) but not beyond it. Returns the new
+    /// sequence number.
+    pub async fn update_mutable(
+        &self,
+        cap: &Cap,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> Result<u64, Error> {
+        self.new_mutable_version(cap, Change::Update { offset, data })
+            .await
+    }
+
+    /// Publish the next version of the mutable file `cap`, retrying over
+    /// another writer's concurrent publish.
+    async fn new_mutable_version(&self, cap: &Cap, change: Change) -> Result<u64, Error> {
         let w = match cap {
             Cap::File(FileCap::SskWrite(w)) => w,
             Cap::Dir(_) => {
@@ -653,7 +683,13 @@ impl<C: StorageClient> Client<C> {
                     k
                 }
             };
-            match overwrite(&g, k, &map, data.clone(), opts).await {
+            let r = match &change {
+                Change::Replace(data) => overwrite(&g, k, &map, data.clone(), opts).await,
+                Change::Update { offset, data } => {
+                    crate::mutable::update(&g, k, &map, *offset, data).await
+                }
+            };
+            match r {
                 Ok(p) => return Ok(p.seqnum),
                 Err(e) if e.is_transient() => last = Some(e),
                 Err(e) => return Err(e.into()),
@@ -1113,18 +1149,31 @@ impl<C: StorageClient> Client<C> {
     /// manifest and Tahoe's deep stats.
     pub async fn deep_walk(&self, root: &Cap) -> Result<(Vec<ManifestEntry>, DeepStats), Error> {
         let mut out = Vec::new();
+        let stats = self.deep_walk_with(root, &mut |e| out.push(e)).await?;
+        Ok((out, stats))
+    }
+
+    /// [`Client::deep_walk`], handing each entry to `on_entry` as the walk
+    /// reaches it (for `t=stream-manifest`, which answers line by line).
+    /// Entries already handed over stay valid when a later directory
+    /// fails to list.
+    pub async fn deep_walk_with(
+        &self,
+        root: &Cap,
+        on_entry: &mut (dyn FnMut(ManifestEntry) + Send),
+    ) -> Result<DeepStats, Error> {
         let mut stats = DeepStats::new();
         let mut found: HashSet<String> = HashSet::new();
         if let Some(v) = root.verifier() {
             found.insert(v.to_string());
         }
-        out.push(ManifestEntry {
+        on_entry(ManifestEntry {
             path: Vec::new(),
             cap: ChildCap::Known(root.clone()),
         });
         if !root.is_dir() {
             count_file(&mut stats, root.file());
-            return Ok((out, stats));
+            return Ok(stats);
         }
         stats.add("count-directories", 1);
         // Directories still to enter; the top is the next one.
@@ -1134,7 +1183,7 @@ impl<C: StorageClient> Client<C> {
             // follows the whole subtree of its elder siblings.
             if !path.is_empty() {
                 stats.add("count-directories", 1);
-                out.push(ManifestEntry {
+                on_entry(ManifestEntry {
                     path: path.clone(),
                     cap: ChildCap::Known(dir.clone()),
                 });
@@ -1151,7 +1200,7 @@ impl<C: StorageClient> Client<C> {
                     ChildCap::Known(c) => c,
                     unknown @ ChildCap::Unknown(_) => {
                         stats.add("count-unknown", 1);
-                        out.push(ManifestEntry {
+                        on_entry(ManifestEntry {
                             path: p,
                             cap: unknown,
                         });
@@ -1167,7 +1216,7 @@ impl<C: StorageClient> Client<C> {
                     dirkids.push((p, c));
                 } else {
                     count_file(&mut stats, c.file());
-                    out.push(ManifestEntry {
+                    on_entry(ManifestEntry {
                         path: p,
                         cap: ChildCap::Known(c),
                     });
@@ -1178,7 +1227,7 @@ impl<C: StorageClient> Client<C> {
                 stack.push((p, c));
             }
         }
-        Ok((out, stats))
+        Ok(stats)
     }
 }
 

@@ -330,11 +330,94 @@ fn merge(known: &mut ServerAnns, a: &Announcement) -> bool {
     }
 }
 
+/// How one subscription's connection stands, for a node's welcome page
+/// (Tahoe's `introducer_connection_statuses`).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct IntroducerStatus {
+    /// The introducer's petname.
+    pub petname: String,
+    /// `host:port` (never the swissnum).
+    pub address: String,
+    /// Whether its last poll succeeded.
+    pub connected: bool,
+    /// When the connection last came up or went down (Unix seconds).
+    pub since: Option<f64>,
+    /// When it last answered (Unix seconds).
+    pub last_received: Option<f64>,
+    /// Why the last attempt failed, while not connected.
+    pub last_error: Option<String>,
+}
+
+impl IntroducerStatus {
+    /// Tahoe's one-line summary (`ConnectionStatus.summary`).
+    pub fn summary(&self) -> String {
+        match (self.connected, &self.last_error) {
+            (true, _) => format!("Connected to {} via HTTPS", self.address),
+            (false, Some(e)) => format!("Reconnecting (last attempt failed: {e})"),
+            (false, None) => "Trying to connect".to_string(),
+        }
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The connection state of every introducer of a [`Subscription`],
+/// shared with its tasks; clone it to read it from elsewhere (a web page).
+#[derive(Clone, Debug, Default)]
+pub struct StatusBoard(Arc<Mutex<Vec<IntroducerStatus>>>);
+
+impl StatusBoard {
+    fn new(entries: &[IntroducerEntry]) -> StatusBoard {
+        StatusBoard(Arc::new(Mutex::new(
+            entries
+                .iter()
+                .map(|e| IntroducerStatus {
+                    petname: e.petname.clone(),
+                    address: format!("{}:{}", e.url.host, e.url.port),
+                    connected: false,
+                    since: None,
+                    last_received: None,
+                    last_error: None,
+                })
+                .collect(),
+        )))
+    }
+
+    /// Every introducer's status, in configuration order.
+    pub fn snapshot(&self) -> Vec<IntroducerStatus> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    fn update(&self, i: usize, ok: Result<(), String>) {
+        let Ok(mut v) = self.0.lock() else { return };
+        let Some(s) = v.get_mut(i) else { return };
+        let now = unix_now();
+        let up = ok.is_ok();
+        if up != s.connected || s.since.is_none() {
+            s.since = Some(now);
+        }
+        s.connected = up;
+        match ok {
+            Ok(()) => {
+                s.last_received = Some(now);
+                s.last_error = None;
+            }
+            Err(e) => s.last_error = Some(e),
+        }
+    }
+}
+
 /// Live subscriptions to every configured introducer. Dropping it stops
 /// them.
 #[derive(Debug)]
 pub struct Subscription {
     rx: watch::Receiver<Arc<ServerAnns>>,
+    board: StatusBoard,
     /// How many introducers have answered at least once.
     answered: watch::Receiver<usize>,
     introducers: usize,
@@ -371,20 +454,24 @@ impl Subscription {
         let shared = Arc::new(Mutex::new(tx));
         let (answered_tx, answered) = watch::channel(0usize);
         let answered_tx = Arc::new(answered_tx);
+        let board = StatusBoard::new(entries);
         let tasks = entries
             .iter()
-            .map(|e| {
+            .enumerate()
+            .map(|(i, e)| {
                 tokio::spawn(subscribe_loop(
                     e.clone(),
                     service.to_string(),
                     opts,
                     shared.clone(),
                     answered_tx.clone(),
+                    (board.clone(), i),
                 ))
             })
             .collect();
         Subscription {
             rx,
+            board,
             answered,
             introducers: entries.len(),
             _tasks: Tasks(tasks),
@@ -411,6 +498,11 @@ impl Subscription {
     pub fn current(&self) -> Arc<ServerAnns> {
         self.rx.borrow().clone()
     }
+
+    /// Each introducer's connection state (a shared, live view).
+    pub fn statuses(&self) -> StatusBoard {
+        self.board.clone()
+    }
 }
 
 async fn subscribe_loop(
@@ -419,6 +511,7 @@ async fn subscribe_loop(
     opts: Options,
     shared: Arc<Mutex<watch::Sender<Arc<ServerAnns>>>>,
     answered: Arc<watch::Sender<usize>>,
+    (board, index): (StatusBoard, usize),
 ) {
     let mut link = match Link::new(&entry.url) {
         Ok(l) => l,
@@ -442,6 +535,7 @@ async fn subscribe_loop(
     loop {
         match link.poll(&service, &epoch, since, opts.poll_wait).await {
             Ok(r) => {
+                board.update(index, Ok(()));
                 if !connected {
                     tracing::info!(introducer = %entry.petname, "connected to introducer");
                     connected = true;
@@ -489,6 +583,7 @@ async fn subscribe_loop(
                 }
             }
             Err(e) => {
+                board.update(index, Err(e.to_string()));
                 if connected {
                     tracing::warn!(introducer = %entry.petname, error = %e, "lost introducer; reconnecting");
                     connected = false;

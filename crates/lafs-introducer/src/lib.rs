@@ -58,7 +58,8 @@ pub mod wire;
 pub use ann::{AnnError, Announcement, SignedAnnouncement, SigningKey};
 #[cfg(feature = "node")]
 pub use client::{
-    introducers_of_node, IntroError, IntroducerEntry, Options, Publisher, Subscription,
+    introducers_of_node, IntroError, IntroducerEntry, IntroducerStatus, Options, Publisher,
+    StatusBoard, Subscription,
 };
 #[cfg(feature = "node")]
 pub use grid::{follow, GridFeed, GridTracker};

@@ -148,6 +148,7 @@ impl From<MutableError> for WebError {
     fn from(e: MutableError) -> Self {
         match e {
             MutableError::NotFound | MutableError::Unrecoverable(_) => WebError::Unrecoverable,
+            e @ MutableError::BadOffset { .. } => WebError::BadRequest(e.to_string()),
             e @ MutableError::NotEnoughPlaced { .. } => WebError::Upload(e.to_string()),
             e => WebError::Grid(e.to_string()),
         }

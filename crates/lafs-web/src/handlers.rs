@@ -6,7 +6,7 @@
 
 use crate::args::Args;
 use crate::error::WebError;
-use crate::ops::{self, OpKind};
+use crate::ops::{self, OpKind, Tracker};
 use crate::{pyjson, render, ui, AppState};
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request, State};
@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use lafs_client::client::split_path;
 use lafs_client::dirnode::{link_metadata, Dirnode};
-use lafs_client::{FacadeError, FileFormat, LinkCaps, Node, Replace, StorageClient};
+use lafs_client::{FacadeError, FileFormat, LinkCaps, Node, ProgressFn, Replace, StorageClient};
 use lafs_format::cap::{Cap, FileCap};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
@@ -40,6 +40,17 @@ fn text(status: StatusCode, s: impl Into<String>) -> Response {
 
 fn json_response(v: &Value) -> Response {
     text(StatusCode::OK, pyjson::dumps_indent1(v) + "\n")
+}
+
+/// JSON with the `application/json` type Tahoe gives `/?t=json`
+/// (with charset) and `/status?t=json` (without).
+fn app_json(v: &Value, content_type: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        pyjson::dumps_indent1(v) + "\n",
+    )
+        .into_response()
 }
 
 /// Tahoe redirects with 302 Found (Twisted's `redirectTo`), and the
@@ -105,42 +116,68 @@ fn decode(s: &str) -> Result<String> {
 
 // ------------------------------------------------------------------ root
 
+/// How long the first page waits for the first round of server polls
+/// (a server that does not answer takes `monitor::VERSION_TIMEOUT`).
+const FIRST_POLL_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// `GET /` and `GET /?t=json`.
 pub async fn root<C: StorageClient>(State(st): State<AppState<C>>, req: Request) -> Response {
     let args = Args::from_query(req.uri().query());
+    st.start_monitor();
+    st.monitor().wait_first_round(FIRST_POLL_WAIT).await;
     let w = st.welcome();
     if args.t() != "json" {
         return ui::welcome_page(&w);
     }
+    app_json(&welcome_json(&w), "application/json; charset=utf-8")
+}
+
+/// Tahoe's `/?t=json` (`web/root.py`, `Root.render_JSON`): introducer
+/// summaries and one object per known server, keys in Tahoe's order; then
+/// lafs's own `node` object (identity, encoding, own storage), which
+/// Tahoe's clients ignore.
+fn welcome_json(w: &crate::view::WelcomeView) -> Value {
+    let opt = |v: Option<f64>| v.map_or(Value::Null, Value::from);
     let servers: Vec<Value> = w
         .servers
         .iter()
         .map(|s| {
             serde_json::json!({
                 "nodeid": s.id,
-                "available_space": Value::Null,
+                "connection_status": s.summary,
+                "available_space": s.available_space,
                 "nickname": s.nickname,
                 "version": Value::Null,
-                "connection_status": if s.connected { "Connected" } else { "Disconnected" },
-                "last_received_data": s.last_seen,
+                "last_received_data": opt(s.last_seen),
             })
         })
         .collect();
     let intro: Vec<Value> = w
         .introducers
         .iter()
-        .map(|i| {
-            Value::from(if i.connected {
-                "Connected"
-            } else {
-                "Disconnected"
-            })
-        })
+        .map(|i| Value::from(i.summary.clone()))
         .collect();
-    json_response(&serde_json::json!({
+    serde_json::json!({
         "introducers": {"statuses": intro},
         "servers": servers,
-    }))
+        "node": {
+            "nickname": w.nickname,
+            "nodeid": w.node_id,
+            "version": w.version,
+            "shares-needed": w.needed,
+            "shares-total": w.total,
+            "storage": w.storage.as_ref().map(|s| serde_json::json!({
+                "used": s.used,
+                "available": s.available,
+            })),
+            "introducers": w.introducers.iter().map(|i| serde_json::json!({
+                "address": i.address,
+                "connected": i.connected,
+                "since": opt(i.since),
+                "last_received_data": opt(i.last_seen),
+            })).collect::<Vec<_>>(),
+        },
+    })
 }
 
 /// `GET /statistics[?t=json]`.
@@ -154,9 +191,15 @@ pub async fn statistics<C: StorageClient>(State(st): State<AppState<C>>) -> Resp
     }))
 }
 
-/// `GET /status[?t=json]`: operations started through `ophandle=`.
-pub async fn status<C: StorageClient>(State(st): State<AppState<C>>) -> Response {
-    json_response(&st.ops().status_json())
+/// `GET /status[?t=json]`: every upload, download, manifest and deep
+/// check this node ran through the web API, running ones with their
+/// progress; HTML unless `t=json`.
+pub async fn status<C: StorageClient>(State(st): State<AppState<C>>, req: Request) -> Response {
+    let args = Args::from_query(req.uri().query());
+    if args.t() == "json" {
+        return app_json(&st.ops().status_json(), "application/json");
+    }
+    ui::status_page(&ui::StatusModel::from_ops(&st.ops().snapshot()))
 }
 
 /// `GET|POST /operations/H`.
@@ -205,7 +248,8 @@ async fn uri_root_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Resu
         Method::PUT => match args.t() {
             "" => {
                 let format = args.file_format()?.unwrap_or(FileFormat::Chk);
-                let cap = upload_body(&st, req.into_body(), format).await?;
+                let len = content_length(req.headers());
+                let cap = upload_body(&st, req.into_body(), len, format, "").await?;
                 Ok(text(StatusCode::OK, cap.to_string()))
             }
             "mkdir" => {
@@ -215,14 +259,14 @@ async fn uri_root_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Resu
             t => Err(bad_t("PUT", "/uri", t)),
         },
         Method::POST => {
-            let (body, upload) = read_post(&mut args, req).await?;
+            let (body, upload) = read_post(st.ops(), &mut args, req).await?;
             let cap = match args.t() {
                 "upload" => {
-                    let (_, body) = upload.ok_or_else(|| {
+                    let up = upload.ok_or_else(|| {
                         WebError::BadRequest("t=upload requires a file field".into())
                     })?;
                     let format = args.file_format()?.unwrap_or(FileFormat::Chk);
-                    upload_file(&st, body, format).await?
+                    upload_file(&st, up, format).await?
                 }
                 "mkdir" => st.client().mkdir(args.dir_format()?, &[], None).await?,
                 "mkdir-with-children" => {
@@ -267,9 +311,12 @@ async fn uri_path_inner<C: StorageClient>(st: AppState<C>, req: Request) -> Resu
             let head = req.method() == Method::HEAD;
             get(&st, &target, &args, req.headers(), head).await
         }
-        Method::PUT => put(&st, &target, &args, req.into_body()).await,
+        Method::PUT => {
+            let len = content_length(req.headers());
+            put(&st, &target, &args, req.into_body(), len).await
+        }
         Method::POST => {
-            let (body, upload) = read_post(&mut args, req).await?;
+            let (body, upload) = read_post(st.ops(), &mut args, req).await?;
             post(&st, &target, &args, body, upload).await
         }
         Method::DELETE => {
@@ -426,9 +473,50 @@ async fn download<C: StorageClient>(
         Body::empty()
     } else {
         let s = st.client().download(cap, range.clone()).await?;
+        let tracker = st.ops().track(
+            OpKind::Download,
+            filename.clone().unwrap_or_default(),
+            Some(len),
+        );
+        tracker.storage_index(cap);
         // A failure mid-stream can only cut the body short; the status
-        // line has gone out already (Tahoe behaves the same).
-        Body::from_stream(s.map(|r| r.map_err(std::io::Error::other)))
+        // line has gone out already (Tahoe behaves the same). A client
+        // that leaves drops the stream, and with it the tracker: the row
+        // then reads "interrupted".
+        // hyper stops polling once Content-Length bytes are out, so the
+        // row is finished on the last byte rather than at the stream's end.
+        let s = futures::stream::unfold(
+            (s, Some(tracker), 0u64),
+            move |(mut s, mut t, sent)| async move {
+                match s.next().await {
+                    Some(Ok(b)) => {
+                        let sent = sent + b.len() as u64;
+                        if let Some(tr) = &t {
+                            tr.add(b.len() as u64);
+                        }
+                        if sent >= len {
+                            if let Some(tr) = t.take() {
+                                tr.finish();
+                            }
+                        }
+                        Some((Ok(b), (s, t, sent)))
+                    }
+                    Some(Err(e)) => {
+                        if let Some(tr) = t.take() {
+                            tr.fail(&e);
+                        }
+                        Some((Err(std::io::Error::other(e)), (s, None, sent)))
+                    }
+                    None => {
+                        if let Some(tr) = t.take() {
+                            tr.finish();
+                        }
+                        None
+                    }
+                }
+            },
+        );
+        Body::from_stream(s)
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
@@ -475,13 +563,15 @@ async fn rewind(mut af: tokio::fs::File) -> Result<std::fs::File> {
     Ok(f)
 }
 
-/// Spool a request body to a temporary file.
-async fn spool(body: Body) -> Result<std::fs::File> {
+/// Spool a request body to a temporary file, counting the bytes
+/// received on `tracker`.
+async fn spool(body: Body, tracker: &Tracker) -> Result<std::fs::File> {
     let mut af = spool_file().await?;
     let mut s = body.into_data_stream();
     while let Some(chunk) = s.next().await {
         let chunk = chunk.map_err(|e| WebError::Io(std::io::Error::other(e)))?;
         af.write_all(&chunk).await?;
+        tracker.add(chunk.len() as u64);
     }
     rewind(af).await
 }
@@ -493,16 +583,51 @@ async fn read_limited(body: Body) -> Result<Vec<u8>> {
     Ok(b.to_vec())
 }
 
-/// A file uploaded through a form, already spooled.
-type Spooled = (Option<String>, std::fs::File);
+/// The request's `Content-Length`, when it gives one.
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
 
+/// A file uploaded through a form, already spooled, with the `/status`
+/// row that has counted its bytes in.
+struct Spooled {
+    name: Option<String>,
+    file: std::fs::File,
+    tracker: Tracker,
+}
+
+/// Upload a spooled form file, on the row that tracked its arrival.
 async fn upload_file<C: StorageClient>(
+    st: &AppState<C>,
+    up: Spooled,
+    format: FileFormat,
+) -> Result<Cap> {
+    let progress = up.tracker.upload_progress();
+    let r = upload_spooled(st, up.file, format, Some(progress)).await;
+    tracked(up.tracker, r)
+}
+
+/// Close `tracker` on an upload's outcome: the cap's storage index is
+/// recorded, an error marks the row failed.
+fn tracked(tracker: Tracker, r: Result<Cap>) -> Result<Cap> {
+    match &r {
+        Ok(cap) => {
+            tracker.storage_index(cap);
+            tracker.finish();
+        }
+        Err(e) => tracker.fail(e),
+    }
+    r
+}
+
+async fn upload_spooled<C: StorageClient>(
     st: &AppState<C>,
     f: std::fs::File,
     format: FileFormat,
+    progress: Option<ProgressFn>,
 ) -> Result<Cap> {
-    match format {
-        FileFormat::Chk => Ok(st.client().upload_immutable(f, None).await?),
+    Ok(match format {
+        FileFormat::Chk => st.client().upload_immutable(f, progress).await?,
         mutable => {
             let data = tokio::task::spawn_blocking(move || {
                 let mut f = f;
@@ -511,29 +636,51 @@ async fn upload_file<C: StorageClient>(
             })
             .await
             .map_err(|_| WebError::Grid("read task failed".into()))??;
-            Ok(st.client().upload_bytes(data, mutable).await?)
+            st.client().upload_bytes(data, mutable).await?
         }
-    }
+    })
 }
 
+/// Upload a request body (PUT), tracked for `/status` from its first
+/// byte: "receiving data" while it spools, then hashing and pushing.
 async fn upload_body<C: StorageClient>(
     st: &AppState<C>,
     body: Body,
+    len: Option<u64>,
     format: FileFormat,
+    name: &str,
 ) -> Result<Cap> {
-    match format {
-        FileFormat::Chk => upload_file(st, spool(body).await?, format).await,
-        m => Ok(st
-            .client()
-            .upload_bytes(read_limited(body).await?, m)
-            .await?),
-    }
+    let tracker = st.ops().track(OpKind::Upload, name, len);
+    let work = async {
+        match format {
+            FileFormat::Chk => {
+                let f = spool(body, &tracker).await?;
+                let progress = tracker.upload_progress();
+                upload_spooled(st, f, format, Some(progress)).await
+            }
+            m => {
+                let data = read_limited(body).await?;
+                tracker.set(data.len() as u64, Some(data.len() as u64));
+                tracker.phase("publishing", None);
+                Ok(st.client().upload_bytes(data, m).await?)
+            }
+        }
+    };
+    let r = work.await;
+    tracked(tracker, r)
 }
 
 /// Read a POST body: urlencoded fields join `args`; a multipart form's
 /// fields join `args` and its `file` field is spooled. Other bodies
 /// (JSON for mkdir-with-children, set_children) are returned raw.
-async fn read_post(args: &mut Args, req: Request) -> Result<(Vec<u8>, Option<Spooled>)> {
+async fn read_post(
+    ops: &ops::Ops,
+    args: &mut Args,
+    req: Request,
+) -> Result<(Vec<u8>, Option<Spooled>)> {
+    // The whole form's length: the file is most of it, so it stands in
+    // for the file's size while it arrives.
+    let form_len = content_length(req.headers());
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -554,6 +701,8 @@ async fn read_post(args: &mut Args, req: Request) -> Result<(Vec<u8>, Option<Spo
             let name = field.name().unwrap_or("").to_string();
             if name == "file" {
                 let fname = field.file_name().map(str::to_string);
+                let tracker =
+                    ops.track(OpKind::Upload, fname.clone().unwrap_or_default(), form_len);
                 let mut field = field;
                 let mut af = spool_file().await?;
                 while let Some(chunk) = field
@@ -562,8 +711,13 @@ async fn read_post(args: &mut Args, req: Request) -> Result<(Vec<u8>, Option<Spo
                     .map_err(|e| WebError::BadRequest(format!("bad multipart body: {e}")))?
                 {
                     af.write_all(&chunk).await?;
+                    tracker.add(chunk.len() as u64);
                 }
-                file = Some((fname, rewind(af).await?));
+                file = Some(Spooled {
+                    name: fname,
+                    file: rewind(af).await?,
+                    tracker,
+                });
             } else {
                 let v = field
                     .text()
@@ -583,27 +737,70 @@ async fn read_post(args: &mut Args, req: Request) -> Result<(Vec<u8>, Option<Spo
 
 // ------------------------------------------------------------------ PUT
 
+/// `offset=` of a PUT to a mutable file (Tahoe's `parse_offset_arg`).
+fn offset_arg(args: &Args) -> Result<Option<u64>> {
+    match args.get("offset") {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| WebError::BadRequest("PUT to a mutable file: Invalid offset".into())),
+    }
+}
+
+/// Write a PUT body into the mutable file `cap`: replace its contents,
+/// or with `offset=` write at that offset (Tahoe's `update_my_contents`).
+async fn write_mutable<C: StorageClient>(
+    st: &AppState<C>,
+    cap: &Cap,
+    offset: Option<u64>,
+    body: Body,
+) -> Result<()> {
+    let data = read_limited(body).await?;
+    let kind = match offset {
+        Some(_) => OpKind::Update,
+        None => OpKind::Upload,
+    };
+    let tracker = st.ops().track(kind, "", Some(data.len() as u64));
+    tracker.storage_index(cap);
+    tracker.set(data.len() as u64, None);
+    tracker.phase("publishing", None);
+    let r = match offset {
+        Some(o) => st.client().update_mutable(cap, o, data).await,
+        None => st.client().overwrite_mutable(cap, data).await,
+    };
+    match r {
+        Ok(_) => {
+            tracker.finish();
+            Ok(())
+        }
+        Err(e) => {
+            let e = WebError::from(e);
+            tracker.fail(&e);
+            Err(e)
+        }
+    }
+}
+
 async fn put<C: StorageClient>(
     st: &AppState<C>,
     target: &Target,
     args: &Args,
     body: Body,
+    len: Option<u64>,
 ) -> Result<Response> {
     let c = st.client();
     let path = target.path();
+    let offset = offset_arg(args)?;
     if target.names.is_empty() {
         // PUT to a cap itself: overwrite a mutable file in place.
         return match (&target.cap, args.t()) {
             (Cap::File(FileCap::SskWrite(_)), "") => {
-                if args.get("offset").is_some() {
-                    return Err(WebError::NotImplemented(
-                        "PUT with offset= (partial mutable writes) is not built yet",
-                    ));
-                }
-                c.overwrite_mutable(&target.cap, read_limited(body).await?)
-                    .await?;
+                write_mutable(st, &target.cap, offset, body).await?;
                 Ok(text(StatusCode::OK, target.cap.to_string()))
             }
+            (Cap::File(f), "") if offset.is_some() && !f.is_mutable() => Err(immutable_offset()),
             (Cap::Dir(_), "mkdir") => Ok(text(StatusCode::OK, target.cap.to_string())),
             (Cap::Dir(_), t) => Err(bad_t("PUT", "directory", t)),
             (_, "") => Err(WebError::ReadOnly("this file".into())),
@@ -636,9 +833,11 @@ async fn put<C: StorageClient>(
                     cap: existing @ Cap::File(FileCap::SskWrite(_)),
                     ..
                 }) if replace != Replace::No && args.file_format()?.is_none() => {
-                    c.overwrite_mutable(&existing, read_limited(body).await?)
-                        .await?;
+                    write_mutable(st, &existing, offset, body).await?;
                     return Ok(text(StatusCode::OK, existing.to_string()));
+                }
+                Ok(n) if offset.is_some() && !n.cap.is_dir() && !n.cap.file().is_mutable() => {
+                    return Err(immutable_offset());
                 }
                 Ok(n) if refuses(replace, &n.cap) => return Err(WebError::ChildExists),
                 Ok(_) => true,
@@ -646,12 +845,17 @@ async fn put<C: StorageClient>(
                 Err(e) => return Err(e.into()),
             };
             let format = args.file_format()?.unwrap_or(FileFormat::Chk);
-            let cap = upload_body(st, body, format).await?;
+            let cap = upload_body(st, body, len, format, &name).await?;
             let replaced = c.link(&dir, &name, &LinkCaps::of(&cap), replace).await?;
             Ok(text(created_or_ok(replaced || existed), cap.to_string()))
         }
         t => Err(bad_t("PUT", "directory", t)),
     }
+}
+
+/// Tahoe's answer to `offset=` on an immutable file.
+fn immutable_offset() -> WebError {
+    WebError::BadRequest("PUT to a file: append operation invoked on an immutable cap".into())
 }
 
 fn refuses(replace: Replace, existing: &Cap) -> bool {
@@ -774,14 +978,14 @@ async fn post<C: StorageClient>(
             new.to_string()
         }
         "upload" => {
-            let (fname, f) = upload
+            let up = upload
                 .ok_or_else(|| WebError::BadRequest("t=upload requires a file field".into()))?;
             let n = name
-                .or(fname)
+                .or(up.name.clone())
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| WebError::BadRequest("t=upload needs a file name".into()))?;
             let format = args.file_format()?.unwrap_or(FileFormat::Chk);
-            let cap = upload_file(st, f, format).await?;
+            let cap = upload_file(st, up, format).await?;
             c.link(&target.cap, &join(&path, &n), &LinkCaps::of(&cap), replace)
                 .await?;
             cap.to_string()

@@ -8,7 +8,9 @@
 //!   `/statistics`, `/` — dispatching on method and `t=`;
 //! * the mapping of client errors to Tahoe's status codes and texts, in one
 //!   place ([`error`]);
-//! * the web endpoint (`[node] web.port`, [`endpoint`]) and `NODEDIR/node.url`;
+//! * the web endpoint (`[node] web.port`, [`endpoint`]) and `NODEDIR/node.url`,
+//!   served over plain HTTP or, for Twisted's `ssl:` endpoints, HTTPS
+//!   ([`tls`]);
 //! * [`ui`]: the HTML pages (filled in by the web-UI work), fed with plain
 //!   [`view`] structs so pages never talk to storage.
 //!
@@ -33,9 +35,11 @@ mod check;
 pub mod endpoint;
 pub mod error;
 mod handlers;
+pub mod monitor;
 pub mod ops;
 pub mod pyjson;
 mod render;
+pub mod tls;
 pub mod ui;
 pub mod view;
 
@@ -47,7 +51,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use endpoint::{write_node_url, WebPort, WebPortError};
+pub use endpoint::{write_node_url, BindError, BoundPort, WebPort, WebPortError};
 pub use error::WebError;
 
 /// Who this node is, for `/`, `/?t=json` and `/status`.
@@ -72,9 +76,24 @@ impl NodeInfo {
     }
 }
 
+/// What the node around the web server knows and the server cannot see
+/// itself: its introducer connections and its own storage server. `lafs
+/// run` implements it; without one the welcome page shows neither.
+pub trait NodeStatus: Send + Sync + 'static {
+    /// Each introducer's connection, in configuration order.
+    fn introducers(&self) -> Vec<view::IntroducerView> {
+        Vec::new()
+    }
+
+    /// This node's own storage server, if it runs one.
+    fn own_storage(&self) -> Option<view::StorageView> {
+        None
+    }
+}
+
 /// Everything a handler needs: the client facade (grid, parameters,
-/// secrets), node identity and the table of running operations. Cheap to
-/// clone (one `Arc`).
+/// secrets), node identity, the table of running operations and the
+/// servers' health. Cheap to clone (one `Arc`).
 pub struct AppState<C: StorageClient> {
     inner: Arc<Inner<C>>,
 }
@@ -86,6 +105,18 @@ struct Inner<C: StorageClient> {
     client: Arc<Client<C>>,
     ops: ops::Ops,
     started: std::time::Instant,
+    monitor: Arc<monitor::Monitor>,
+    /// The polling task, started by the first server or page.
+    monitor_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    status: std::sync::RwLock<Option<Arc<dyn NodeStatus>>>,
+}
+
+impl<C: StorageClient> Drop for Inner<C> {
+    fn drop(&mut self) {
+        if let Ok(Some(t)) = self.monitor_task.get_mut().map(Option::take) {
+            t.abort();
+        }
+    }
 }
 
 impl<C: StorageClient> Clone for AppState<C> {
@@ -113,8 +144,45 @@ impl<C: StorageClient> AppState<C> {
                 client,
                 ops: ops::Ops::default(),
                 started: std::time::Instant::now(),
+                monitor: Arc::default(),
+                monitor_task: std::sync::Mutex::new(None),
+                status: std::sync::RwLock::new(None),
             }),
         }
+    }
+
+    /// Tell the welcome page about introducers and the node's own storage.
+    pub fn set_node_status(&self, s: Arc<dyn NodeStatus>) {
+        if let Ok(mut g) = self.inner.status.write() {
+            *g = Some(s);
+        }
+    }
+
+    /// Start polling the servers' health (once; needs a tokio runtime).
+    /// The task stops when the last `AppState` is dropped.
+    pub fn start_monitor(&self) {
+        let mut task = self
+            .inner
+            .monitor_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if task.is_some() {
+            return;
+        }
+        let client = self.inner.client.clone();
+        let mon = self.inner.monitor.clone();
+        *task = Some(tokio::spawn(async move {
+            loop {
+                // The grid of the moment: the introducer may swap it.
+                mon.poll_once(&client.grid()).await;
+                tokio::time::sleep(monitor::POLL_INTERVAL).await;
+            }
+        }));
+    }
+
+    /// The servers' health.
+    pub fn monitor(&self) -> &monitor::Monitor {
+        &self.inner.monitor
     }
 
     /// This node's identity.
@@ -137,9 +205,18 @@ impl<C: StorageClient> AppState<C> {
         self.inner.started.elapsed().as_secs_f64()
     }
 
-    /// What the welcome page shows.
+    /// What the welcome page shows: the servers of the current grid with
+    /// their polled health, the introducers and own storage the node
+    /// reports, the encoding.
     pub fn welcome(&self) -> view::WelcomeView {
         let grid = self.client().grid();
+        let status = self
+            .inner
+            .status
+            .read()
+            .ok()
+            .and_then(|g| g.as_ref().cloned());
+        let params = &self.client().config().params;
         view::WelcomeView {
             nickname: self.inner.node.nickname.clone(),
             node_id: self.inner.node.node_id.clone(),
@@ -153,16 +230,25 @@ impl<C: StorageClient> AppState<C> {
                         Some((id, nick)) => (id, nick.strip_suffix(')').unwrap_or(nick)),
                         None => (s.id.as_str(), ""),
                     };
+                    let h = self.inner.monitor.get(&s.id);
                     view::ServerView {
                         id: id.to_string(),
                         nickname: nickname.to_string(),
-                        connected: true,
-                        last_seen: None,
+                        connected: h.as_ref().is_some_and(|h| h.connected),
+                        summary: h
+                            .as_ref()
+                            .map_or_else(|| "unstarted".to_string(), |h| h.summary.clone()),
+                        since: h.as_ref().and_then(|h| h.since),
+                        last_seen: h.as_ref().and_then(|h| h.last_received),
+                        available_space: h.as_ref().and_then(|h| h.available_space),
                         address: String::new(),
                     }
                 })
                 .collect(),
-            introducers: Vec::new(),
+            introducers: status.as_ref().map(|s| s.introducers()).unwrap_or_default(),
+            storage: status.as_ref().and_then(|s| s.own_storage()),
+            needed: params.needed,
+            total: params.total,
         }
     }
 }
@@ -200,7 +286,26 @@ pub async fn serve<C: StorageClient>(
     state: AppState<C>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state.start_monitor();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Serve `router(state)` on a bound web port — HTTPS for `ssl:`
+/// endpoints, plain HTTP otherwise — until `shutdown` resolves.
+pub async fn serve_port<C: StorageClient>(
+    port: BoundPort,
+    state: AppState<C>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match port.tls {
+        None => serve(port.listener, state, shutdown).await,
+        Some(config) => {
+            state.start_monitor();
+            axum::serve(tls::TlsListener::new(port.listener, config)?, router(state))
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }

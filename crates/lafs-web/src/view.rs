@@ -19,6 +19,12 @@ pub struct WelcomeView {
     pub servers: Vec<ServerView>,
     /// Introducers this client subscribes to (empty without introducer).
     pub introducers: Vec<IntroducerView>,
+    /// This node's own storage server, when it runs one.
+    pub storage: Option<StorageView>,
+    /// The client's encoding: shares needed.
+    pub needed: u16,
+    /// The client's encoding: shares in total.
+    pub total: u16,
 }
 
 /// One storage server as the welcome page shows it.
@@ -29,10 +35,17 @@ pub struct ServerView {
     pub id: String,
     /// Nickname from the announcement, if any.
     pub nickname: String,
-    /// Whether the client currently counts it as connected.
+    /// Whether its last version call succeeded.
     pub connected: bool,
-    /// Seconds since the epoch when it was last seen, if known.
+    /// Tahoe's connection summary (`connected`, `failure: …`,
+    /// `unstarted`).
+    pub summary: String,
+    /// Seconds since the epoch when it last connected, if ever.
+    pub since: Option<f64>,
+    /// Seconds since the epoch when it was last heard from, if ever.
     pub last_seen: Option<f64>,
+    /// The free space it reported in its version answer.
+    pub available_space: Option<u64>,
     /// The first NURL/FURL, for display.
     pub address: String,
 }
@@ -41,12 +54,47 @@ pub struct ServerView {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct IntroducerView {
-    /// Its FURL/NURL (without secrets shown in full).
+    /// Where it is (`host:port`; never its secret).
     pub address: String,
     /// Whether the subscription is up.
     pub connected: bool,
-    /// Seconds since the epoch of the last contact, if any.
+    /// Tahoe's one-line connection summary.
+    pub summary: String,
+    /// Seconds since the epoch when the connection last came up or went
+    /// down, if known.
+    pub since: Option<f64>,
+    /// Seconds since the epoch of the last answer, if any.
     pub last_seen: Option<f64>,
+}
+
+impl IntroducerView {
+    /// An introducer at `address` (no times known yet).
+    pub fn new(address: impl Into<String>, connected: bool, summary: impl Into<String>) -> Self {
+        IntroducerView {
+            address: address.into(),
+            connected,
+            summary: summary.into(),
+            since: None,
+            last_seen: None,
+        }
+    }
+}
+
+/// The node's own storage server.
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct StorageView {
+    /// Bytes its shares take.
+    pub used: u64,
+    /// Bytes free on its disk, if known.
+    pub available: Option<u64>,
+}
+
+impl StorageView {
+    /// `used` bytes in shares, `available` free.
+    pub fn new(used: u64, available: Option<u64>) -> Self {
+        StorageView { used, available }
+    }
 }
 
 /// A directory listing (`GET /uri/$DIRCAP[/path]` without `t=`).

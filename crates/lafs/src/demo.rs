@@ -309,7 +309,7 @@ fn print_banner(root: &Path, client: &Path, url: &str, temporary: bool, started:
 /// The client's web listener, bound before the banner is printed so the
 /// URL works the moment it appears.
 struct WebListener {
-    listener: tokio::net::TcpListener,
+    port: lafs_web::BoundPort,
     url: String,
 }
 
@@ -318,9 +318,11 @@ async fn bind_web(client_dir: &Path, port: u16) -> Result<WebListener> {
         .await
         .with_context(|| format!("binding the web UI on 127.0.0.1:{port}"))?;
     // Tahoe's CLI finds the web API through NODEDIR/node.url.
-    let url =
-        lafs_web::write_node_url(client_dir, listener.local_addr()?).context("writing node.url")?;
-    Ok(WebListener { listener, url })
+    let port = lafs_web::BoundPort::plain(listener);
+    let url = port
+        .write_node_url(client_dir)
+        .context("writing node.url")?;
+    Ok(WebListener { port, url })
 }
 
 /// Serve the client's web API and UI until `shutdown` (as `lafs run` of a
@@ -330,5 +332,5 @@ async fn serve_web(
     web: WebListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    crate::web::serve_client(&client_dir, web.listener, shutdown).await
+    crate::web::serve_client(&client_dir, web.port, shutdown).await
 }

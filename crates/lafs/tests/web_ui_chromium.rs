@@ -208,6 +208,18 @@ fn web_ui_in_headless_chromium() {
     std::fs::write(artifacts.join("web-ui-phone.png"), d.screenshot()).expect("screenshot");
     d.set_window(1200, 900);
 
+    // The operations page lists the upload and the download by name.
+    let dir_url = d.current_url();
+    d.goto(&format!("{}status", demo.url));
+    d.wait_for("#ops table", 30);
+    let ops = d.text("#ops");
+    assert!(ops.contains("lafs-ui-test.bin"), "{ops}");
+    assert!(ops.contains("upload") && ops.contains("download"), "{ops}");
+    assert!(!ops.contains("failed"), "{ops}");
+    std::fs::write(artifacts.join("web-ui-status.png"), d.screenshot()).expect("screenshot");
+    d.goto(&dir_url);
+    d.wait_for(row, 60);
+
     // Rename through the row's action menu, then delete (accepting the
     // page's confirmation dialog).
     let menu = d.wait_for(&format!("{row} details.pop summary"), 5);

@@ -1,7 +1,9 @@
 //! Deep check: every object reachable from a directory (Tahoe's
 //! `DeepCheckResults` / `DeepCheckAndRepairResults`, `t=stream-deep-check`).
 //!
-//! The walk is depth first, root first, children in stored (name) order.
+//! The walk is Tahoe's `deep_traverse` order (as the manifest's): depth
+//! first, root first, in each directory its files (name order) before its
+//! subdirectories (name order).
 //! A child is followed through its write cap when the directory gives one
 //! (repair of a mutable child needs it), else its read cap; an immutable
 //! directory's children are parsed as deep-immutable. Each storage index is
@@ -106,6 +108,17 @@ pub async fn deep_check<C: StorageClient>(
     root: &Cap,
     opts: CheckOptions,
 ) -> DeepCheckResults {
+    deep_check_with(grid, root, opts, &mut |_| {}).await
+}
+
+/// [`deep_check`], handing each entry to `on_entry` as soon as it is
+/// checked (for `t=stream-deep-check`, which answers line by line).
+pub async fn deep_check_with<C: StorageClient>(
+    grid: &Grid<C>,
+    root: &Cap,
+    opts: CheckOptions,
+    on_entry: &mut (dyn FnMut(&DeepEntry) + Send),
+) -> DeepCheckResults {
     let mut out = DeepCheckResults {
         root_storage_index: root.storage_index(),
         repair: opts.repair,
@@ -113,29 +126,59 @@ pub async fn deep_check<C: StorageClient>(
         errors: Vec::new(),
     };
     let mut seen: BTreeSet<StorageIndex> = BTreeSet::new();
+    if let Some(si) = root.storage_index() {
+        seen.insert(si);
+    }
+    // Tahoe's deep_traverse order (the manifest's, see
+    // `Client::deep_walk`): a directory when it is entered, then its
+    // non-directory children in name order, then its subdirectories in
+    // name order, each entered in turn. Everything with a storage index
+    // is visited once, so a cycle ends.
     let mut stack: Vec<(Vec<String>, Cap)> = vec![(Vec::new(), root.clone())];
-    // Each pass pops one entry; entries with a storage index are pushed at
-    // most once per index, literal ones only from (finite) literal bodies.
     while let Some((path, cap)) = stack.pop() {
-        if let Some(si) = cap.storage_index() {
-            if !seen.insert(si) {
+        let outcome = run(grid, &cap, opts).await;
+        let e = DeepEntry {
+            path: path.clone(),
+            cap: cap.clone(),
+            outcome,
+        };
+        on_entry(&e);
+        out.entries.push(e);
+        if !cap.is_dir() {
+            continue;
+        }
+        let mut children = match list_dir(grid, &cap).await {
+            Ok(c) => c,
+            Err(e) => {
+                out.errors.push((path, e));
                 continue;
             }
-        }
-        let outcome = run(grid, &cap, opts).await;
-        if cap.is_dir() {
-            match list_dir(grid, &cap).await {
-                Ok(children) => {
-                    for (name, child) in children.into_iter().rev() {
-                        let mut p = path.clone();
-                        p.push(name);
-                        stack.push((p, child));
-                    }
+        };
+        children.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut dirs = Vec::new();
+        for (name, child) in children {
+            if let Some(si) = child.storage_index() {
+                if !seen.insert(si) {
+                    continue;
                 }
-                Err(e) => out.errors.push((path.clone(), e)),
+            }
+            let mut p = path.clone();
+            p.push(name);
+            if child.is_dir() {
+                dirs.push((p, child));
+            } else {
+                let outcome = run(grid, &child, opts).await;
+                let e = DeepEntry {
+                    path: p,
+                    cap: child,
+                    outcome,
+                };
+                on_entry(&e);
+                out.entries.push(e);
             }
         }
-        out.entries.push(DeepEntry { path, cap, outcome });
+        // Pushed reversed so the first name is entered first.
+        stack.extend(dirs.into_iter().rev());
     }
     out
 }
@@ -304,31 +347,45 @@ impl DeepCheckResults {
     /// Tahoe's `t=stream-deep-check` lines: one object per entry, then the
     /// stats.
     pub fn to_stream_lines(&self) -> Vec<Value> {
-        let mut out: Vec<Value> = self
-            .entries
-            .iter()
-            .map(|e| {
-                let kind = if e.cap.is_dir() { "directory" } else { "file" };
-                let verifycap = e.cap.verifier().map(|v| v.to_string()).unwrap_or_default();
-                let mut m = Map::new();
-                m.insert("type".into(), json!(kind));
-                m.insert("path".into(), json!(e.path));
-                m.insert("cap".into(), json!(e.cap.to_string()));
-                m.insert("verifycap".into(), json!(verifycap));
-                m.insert("repaircap".into(), json!(e.cap.to_string()));
-                m.insert(
-                    "storage-index".into(),
-                    json!(e.outcome.pre().storage_index_string()),
-                );
-                let key = match e.outcome {
-                    CheckOutcome::Checked(_) => "check-results",
-                    CheckOutcome::Repaired(_) => "check-and-repair-results",
-                };
-                m.insert(key.into(), e.outcome.to_tahoe_json());
-                Value::Object(m)
-            })
-            .collect();
-        out.push(json!({"type": "stats", "stats": stats(&self.entries)}));
+        let mut out: Vec<Value> = self.entries.iter().map(DeepEntry::stream_line).collect();
+        out.push(self.stats_line());
         out
+    }
+
+    /// The last line of `t=stream-deep-check`: the stats of the walk.
+    pub fn stats_line(&self) -> Value {
+        json!({"type": "stats", "stats": stats(&self.entries)})
+    }
+}
+
+impl DeepEntry {
+    /// This entry's line of `t=stream-deep-check`.
+    pub fn stream_line(&self) -> Value {
+        let kind = if self.cap.is_dir() {
+            "directory"
+        } else {
+            "file"
+        };
+        let verifycap = self
+            .cap
+            .verifier()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let mut m = Map::new();
+        m.insert("type".into(), json!(kind));
+        m.insert("path".into(), json!(self.path));
+        m.insert("cap".into(), json!(self.cap.to_string()));
+        m.insert("verifycap".into(), json!(verifycap));
+        m.insert("repaircap".into(), json!(self.cap.to_string()));
+        m.insert(
+            "storage-index".into(),
+            json!(self.outcome.pre().storage_index_string()),
+        );
+        let key = match self.outcome {
+            CheckOutcome::Checked(_) => "check-results",
+            CheckOutcome::Repaired(_) => "check-and-repair-results",
+        };
+        m.insert(key.into(), self.outcome.to_tahoe_json());
+        Value::Object(m)
     }
 }

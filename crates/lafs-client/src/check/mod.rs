@@ -62,7 +62,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-pub use deep::{deep_check, DeepCheckResults, DeepEntry};
+pub use deep::{deep_check, deep_check_with, DeepCheckResults, DeepEntry};
 
 /// What to do besides counting shares.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -46,6 +46,10 @@ pub struct ServerModel {
     /// host:port (never the NURL: it holds the swissnum).
     pub address: String,
     pub connected: bool,
+    /// Tahoe's connection summary (`connected`, `failure: …`).
+    pub status: String,
+    /// When it last connected.
+    pub since: Option<f64>,
     pub last_seen: Option<f64>,
     pub available_space: Option<u64>,
 }
@@ -60,6 +64,12 @@ pub struct StorageUsage {
 impl WelcomeModel {
     pub fn connected_count(&self) -> usize {
         self.servers.iter().filter(|s| s.connected).count()
+    }
+
+    /// Whether any server has an address to show (the column is left out
+    /// otherwise).
+    pub fn shows_addresses(&self) -> bool {
+        self.servers.iter().any(|s| !s.address.is_empty())
     }
 
     /// Whether any server reported its free space.
@@ -291,6 +301,43 @@ pub struct StatusModel {
 }
 
 impl StatusModel {
+    /// From the operations table (newest first).
+    pub fn from_ops(ops: &[crate::ops::OpSnapshot]) -> Self {
+        use crate::ops::OpState;
+        StatusModel {
+            operations: ops
+                .iter()
+                .map(|o| OperationModel {
+                    kind: match &o.state {
+                        OpState::Running => format!("{} ({})", o.kind.name(), o.phase),
+                        _ => o.kind.name().to_string(),
+                    },
+                    target: match (o.target.is_empty(), &o.storage_index) {
+                        (false, _) => o.target.clone(),
+                        (true, Some(si)) => si.clone(),
+                        (true, None) => String::new(),
+                    },
+                    progress: o.fraction(),
+                    // Walks count objects, not bytes.
+                    bytes: matches!(
+                        o.kind,
+                        crate::ops::OpKind::Upload
+                            | crate::ops::OpKind::Download
+                            | crate::ops::OpKind::Update
+                    )
+                    .then_some(o.done),
+                    started: o.started,
+                    state: match o.state {
+                        OpState::Running => OperationState::Running,
+                        OpState::Done => OperationState::Done,
+                        OpState::Failed(_) => OperationState::Failed,
+                    },
+                })
+                .collect(),
+            now: now(),
+        }
+    }
+
     pub fn any_active(&self) -> bool {
         self.operations
             .iter()
@@ -318,14 +365,20 @@ impl WelcomeModel {
         WelcomeModel {
             nickname: v.nickname.clone(),
             node_id: v.node_id.clone(),
-            versions: vec![("Version".to_string(), v.version.clone())],
+            versions: vec![
+                ("Version".to_string(), v.version.clone()),
+                (
+                    "Compatible with".to_string(),
+                    "Tahoe-LAFS 1.20 (HTTPS storage protocol)".to_string(),
+                ),
+            ],
             introducers: v
                 .introducers
                 .iter()
                 .map(|i| IntroducerModel {
                     address: i.address.clone(),
                     connected: i.connected,
-                    since: i.last_seen,
+                    since: i.since,
                 })
                 .collect(),
             servers: v
@@ -338,14 +391,19 @@ impl WelcomeModel {
                         server_id: id,
                         address: s.address.clone(),
                         connected: s.connected,
+                        status: s.summary.clone(),
+                        since: s.since,
                         last_seen: s.last_seen,
-                        available_space: None,
+                        available_space: s.available_space,
                     }
                 })
                 .collect(),
-            storage: None,
-            needed: 0,
-            total: 0,
+            storage: v.storage.as_ref().map(|s| StorageUsage {
+                used: s.used,
+                available: s.available,
+            }),
+            needed: v.needed,
+            total: v.total,
             now,
         }
     }

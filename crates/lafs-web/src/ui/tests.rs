@@ -95,15 +95,27 @@ fn welcome_page_lists_servers() {
             id: format!("v0-{i:0>52}"),
             address: format!("127.0.0.1:{}", 4000 + i),
             connected: i != 3,
+            summary: if i == 3 {
+                "failure: connection refused".into()
+            } else {
+                "connected".into()
+            },
+            since: Some(now() - 3600.0),
             last_seen: Some(now() - 90.0),
+            available_space: Some(1 << 30),
         })
         .collect();
+    let mut intro = view::IntroducerView::new("intro.example:3458", true, "Connected");
+    intro.since = Some(now() - 7200.0);
     let v = view::WelcomeView {
         nickname: "demo-client".into(),
         node_id: "v0-abc".into(),
         version: "lafs/0.1.0".into(),
         servers,
-        introducers: vec![],
+        introducers: vec![intro],
+        storage: Some(view::StorageView::new(5 << 20, Some(2 << 30))),
+        needed: 3,
+        total: 10,
     };
     let (status, _, html) = body(welcome_page(&v));
     assert_eq!(status, StatusCode::OK);
@@ -111,6 +123,13 @@ fn welcome_page_lists_servers() {
     assert!(html.contains("data-count=\"9\""));
     assert!(html.contains("1 min ago"));
     assert!(html.contains("lafs/0.1.0"));
+    // The disconnected server says why; free space is summed over the
+    // nine connected ones; the introducer, its time and own storage show.
+    assert!(html.contains("failure: connection refused"));
+    assert!(html.contains("9.0 GiB"), "{html}");
+    assert!(html.contains("intro.example:3458") && html.contains("since 2 h ago"));
+    assert!(html.contains("5.0 MiB used, 2.0 GiB free"));
+    assert!(html.contains("3-of-10"));
 }
 
 #[test]

@@ -82,6 +82,51 @@ pub fn start_grid_with(dir: &Path, n: usize, backend: &str) -> (Vec<Kill>, PathB
     (procs, servers)
 }
 
+/// `lafs create-client --servers SERVERS DIR` with `[node] web.port =
+/// WEB_PORT`, then `lafs run DIR` (log in `DIR/lafs-run.log`); returns
+/// once node.url is written and its port accepts connections.
+pub fn start_web_client(dir: &Path, servers: &Path, web_port: &str) -> Kill {
+    ok(lafs()
+        .args(["create-client", "--servers"])
+        .arg(servers)
+        .arg(dir));
+    let cfg = dir.join("tahoe.cfg");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replacen("[node]\n", &format!("[node]\nweb.port = {web_port}\n"), 1),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("lafs-run.log")).unwrap();
+    let child = lafs()
+        .arg("run")
+        .arg(dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let k = Kill(child);
+    let t = Instant::now();
+    loop {
+        if let Ok(url) = std::fs::read_to_string(dir.join("node.url")) {
+            let hp = url
+                .trim()
+                .trim_start_matches("http://")
+                .trim_start_matches("https://")
+                .trim_end_matches('/');
+            if std::net::TcpStream::connect(hp).is_ok() {
+                return k;
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "lafs run did not write node.url: {}",
+            std::fs::read_to_string(dir.join("lafs-run.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// servers.yaml entry for a Python 1.20 storage node (spec §9.4), as
 /// `lafs admin announcement` builds it from the node's files.
 pub fn python_announcement(nd: &Path, _nick: &str) -> String {
