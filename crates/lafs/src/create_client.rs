@@ -7,8 +7,7 @@ use ini::Ini;
 use lafs_client::broker::servers_from_yaml;
 use lafs_client::{Client, HttpClient};
 use lafs_format::base32;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `lafs create-client`.
 #[derive(Debug, clap::Args)]
@@ -72,21 +71,6 @@ fn random32() -> Result<[u8; 32]> {
     Ok(b)
 }
 
-fn write_private(path: &Path, contents: &str) -> Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
-}
-
 /// `lafs create-client`.
 pub fn run(a: CreateClientArgs) -> Result<()> {
     let dir = a.nodedir.clone();
@@ -107,21 +91,23 @@ pub fn create(a: CreateClientArgs) -> Result<()> {
     let private = dir.join("private");
     std::fs::create_dir_all(&private).with_context(|| format!("creating {}", private.display()))?;
     // Tahoe: base32 of 32 random bytes plus a newline, for both.
-    write_private(
+    crate::create_node::write_secret(
         &private.join("convergence"),
         &format!("{}\n", base32::encode(&random32()?)),
     )?;
-    write_private(
+    crate::create_node::write_secret(
         &private.join("secret"),
         &format!("{}\n", base32::encode(&random32()?)),
     )?;
+    // A node id for the welcome page and `/?t=json`, as Tahoe's clients have.
+    crate::create_node::write_node_key(dir, &private)?;
     let servers = match &a.servers {
         Some(p) => {
             std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
         }
         None => "storage: {}\n".to_string(),
     };
-    write_private(&private.join("servers.yaml"), &servers)?;
+    crate::create_node::write_secret(&private.join("servers.yaml"), &servers)?;
     let mut cfg = Ini::new();
     cfg.with_section(Some("node"))
         .set("nickname", "lafs-client");

@@ -53,6 +53,26 @@ pub struct CreateNodeArgs {
     pub nodedir: PathBuf,
 }
 
+/// The node's Ed25519 signing key (`private/node.privkey`) and its public
+/// half (`node.pubkey`, the node id the introducer and web UI show).
+pub(crate) fn write_node_key(dir: &Path, private: &Path) -> Result<()> {
+    let rng = SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| anyhow::anyhow!("ed25519 keygen failed"))?;
+    let kp =
+        Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| anyhow::anyhow!("ed25519 key"))?;
+    let pubkey = base32::encode(kp.public_key().as_ref());
+    write_secret(
+        &private.join("node.privkey"),
+        &format!(
+            "priv-v0-pkcs8-{}\n",
+            base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
+        ),
+    )?;
+    std::fs::write(dir.join("node.pubkey"), format!("pub-v0-{pubkey}\n"))?;
+    Ok(())
+}
+
 pub(crate) fn write_secret(path: &Path, contents: &str) -> Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -167,12 +187,6 @@ pub fn create(a: CreateNodeArgs) -> Result<()> {
     let mut swiss = [0u8; 20];
     rng.fill(&mut swiss)
         .map_err(|_| anyhow::anyhow!("no randomness"))?;
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
-        .map_err(|_| anyhow::anyhow!("ed25519 keygen failed"))?;
-    let kp =
-        Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| anyhow::anyhow!("ed25519 key"))?;
-    let pubkey = base32::encode(kp.public_key().as_ref());
-
     write_secret(&private.join("tls-cert.pem"), &identity.cert_pem)?;
     write_secret(&private.join("tls-key.pem"), &identity.key_pem)?;
     write_secret(
@@ -183,14 +197,7 @@ pub fn create(a: CreateNodeArgs) -> Result<()> {
         &private.join("tubid"),
         &format!("{}\n", base32::encode(&tubid)),
     )?;
-    write_secret(
-        &private.join("node.privkey"),
-        &format!(
-            "priv-v0-pkcs8-{}\n",
-            base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
-        ),
-    )?;
-    std::fs::write(dir.join("node.pubkey"), format!("pub-v0-{pubkey}\n"))?;
+    write_node_key(dir, &private)?;
     // The client half (Tahoe's create-node makes client+storage nodes):
     // convergence and lease secrets, the node-type marker, introducers.
     let mut r = [0u8; 32];
