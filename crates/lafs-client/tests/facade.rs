@@ -329,6 +329,11 @@ fn nodedir_loading() {
         (2, 3, 4)
     );
     assert_eq!(nd.config.mutable_format, MutableFormat::Mdmf);
+    // No `lafs.key_pool_size`: a node keeps the default pool.
+    assert_eq!(
+        nd.config.key_pool_size,
+        lafs_client::mutable::keypool::DEFAULT_SIZE
+    );
     // No servers.yaml yet: a clear error naming the file.
     let e = Client::from_nodedir(&d).unwrap_err().to_string();
     assert!(e.contains("servers.yaml"), "{e}");
@@ -338,4 +343,21 @@ fn nodedir_loading() {
     std::fs::write(d.join("tahoe.cfg"), "[client]\nshares.needed = x\n").unwrap();
     let e = lafs_client::nodedir::load(&d).unwrap_err().to_string();
     assert!(e.contains("shares.needed"), "{e}");
+    for (v, want) in [
+        ("0", Some(0)),
+        (" 9 ", Some(9)),
+        ("many", None),
+        ("-1", None),
+    ] {
+        std::fs::write(
+            d.join("tahoe.cfg"),
+            format!("[client]\nlafs.key_pool_size = {v}\n"),
+        )
+        .unwrap();
+        match (lafs_client::nodedir::load(&d), want) {
+            (Ok(nd), Some(n)) => assert_eq!(nd.config.key_pool_size, n),
+            (Err(e), None) => assert!(e.to_string().contains("lafs.key_pool_size"), "{e}"),
+            (r, _) => panic!("lafs.key_pool_size = {v}: {:?}", r.map(|nd| nd.config)),
+        }
+    }
 }

@@ -44,7 +44,7 @@ use lafs_format::mutable::retrieve::RetrieveError;
 use lafs_format::mutable::rsa::RsaError;
 
 pub use keypool::KeyPool;
-pub use publish::{create, overwrite, private_key, PublishOptions, Published};
+pub use publish::{create, overwrite, private_key, republish, PublishOptions, Published};
 pub use retrieve::{retrieve, retrieve_from_map};
 pub use servermap::{ServerMap, ShareLocation, VersionId};
 pub use update::{read_range, update};
@@ -61,6 +61,27 @@ impl MutableError {
                 | MutableError::UncoordinatedWrite { .. }
         )
     }
+}
+
+/// Tell server `server` (an index into [`crate::Grid::servers`]) that its
+/// share `shnum` of mutable slot `si` failed verification, as Tahoe's
+/// servermap and retrieve do (`notify_server_corruption`). Fire and
+/// forget, as the immutable downloader's advisories: the read must not
+/// wait for it, and a server that cannot take it changes nothing.
+pub(crate) fn advise_corrupt<C: crate::StorageClient>(
+    grid: &crate::Grid<C>,
+    server: usize,
+    si: lafs_format::keys::StorageIndex,
+    shnum: u16,
+    reason: String,
+) {
+    let Some(s) = grid.servers().get(server).cloned() else {
+        return;
+    };
+    tracing::warn!(server = %s.id, shnum, %reason, "corrupt mutable share");
+    tokio::spawn(async move {
+        let _ = s.client.advise_corrupt_mutable(si, shnum, &reason).await;
+    });
 }
 
 /// Random back-off before retry `attempt`: up to 2^attempt ms, capped at

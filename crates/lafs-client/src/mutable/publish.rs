@@ -71,6 +71,9 @@ pub struct Published {
     pub seqnum: u64,
     /// Where the shares went.
     pub placed: Vec<ShareLocation>,
+    /// The checkstring every written share now starts with
+    /// (`version‖seqnum‖root hash[‖IV]`): what a [`republish`] tests.
+    pub checkstring: Vec<u8>,
 }
 
 /// Create a new mutable file under `key` (seqnum 1, every share tested as
@@ -96,6 +99,41 @@ pub async fn overwrite<C: StorageClient>(
 ) -> Result<Published, MutableError> {
     let seqnum = map.highest_seqnum().saturating_add(1);
     publish_version(grid, key, map, plaintext, opts, seqnum).await
+}
+
+/// Overwrite the version `prev` describes — one this writer published —
+/// with `plaintext` as `prev.seqnum + 1`, without a servermap update: each
+/// share `prev` placed is tested against `prev.checkstring`. The tests make
+/// this exactly as safe as [`overwrite`] after a fresh servermap: if any
+/// other writer touched any of those shares since, the test fails there
+/// and the publish reports [`MutableError::UncoordinatedWrite`], and the
+/// caller falls back to a servermap update and [`overwrite`]. (Tahoe's
+/// `MutableFileNode` keeps its servermap between publishes in the same
+/// way; this is what makes one-at-a-time directory edits one round trip.)
+pub async fn republish<C: StorageClient>(
+    grid: &Grid<C>,
+    key: Arc<PrivateKey>,
+    prev: &Published,
+    plaintext: Vec<u8>,
+    opts: PublishOptions,
+) -> Result<Published, MutableError> {
+    let map = ServerMap {
+        seen: prev
+            .placed
+            .iter()
+            .map(|l| ((l.server, l.shnum), prev.checkstring.clone()))
+            .collect(),
+        ..ServerMap::default()
+    };
+    publish_version(
+        grid,
+        key,
+        &map,
+        plaintext,
+        opts,
+        prev.seqnum.saturating_add(1),
+    )
+    .await
 }
 
 /// Recover the signing key from the encrypted private key of one share of
@@ -208,6 +246,12 @@ async fn publish_version<C: StorageClient>(
     })
     .await
     .map_err(|_| MutableError::TaskFailed)??;
+    // Every share starts with the same checkstring.
+    let checkstring = encoded
+        .first()
+        .and_then(|s| s.get(..opts.version.checkstring_len()))
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
     let writekey = key.writekey();
     let fingerprint = key.fingerprint();
     let si = mkeys::storage_index(&mkeys::readkey(&writekey));
@@ -270,6 +314,7 @@ async fn publish_version<C: StorageClient>(
         storage_index: si,
         seqnum,
         placed,
+        checkstring,
     })
 }
 

@@ -8,7 +8,8 @@
 //! its 107-byte header; MDMF keeps them before its fixed share-data offset
 //! 2167). A share whose key does not hash to the cap's fingerprint, or
 //! whose signature over the signed prefix fails, is recorded as a problem
-//! and never counted.
+//! (and reported to its server through the corruption advisory, as
+//! Tahoe's servermap does) and never counted.
 
 use crate::{Grid, ServerFailure, ServerProblem, StorageClient};
 use futures::future::join_all;
@@ -135,10 +136,15 @@ pub async fn update<C: StorageClient>(grid: &Grid<C>, keys: &KeyChain) -> Server
                         .1
                         .push(ShareLocation { server: idx, shnum });
                 }
-                Err(error) => map.problems.push(ServerFailure {
-                    server: id.clone(),
-                    error,
-                }),
+                Err(error) => {
+                    if let ServerProblem::Corrupt { shnum, reason } = &error {
+                        super::advise_corrupt(grid, idx, si, *shnum, reason.clone());
+                    }
+                    map.problems.push(ServerFailure {
+                        server: id.clone(),
+                        error,
+                    })
+                }
             }
         }
     }
