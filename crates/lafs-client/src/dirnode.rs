@@ -124,12 +124,19 @@ impl<C: StorageClient> Dirnode<C> {
         key: Arc<PrivateKey>,
         opts: PublishOptions,
     ) -> Result<Self, DirError> {
-        let p = create(grid, key.clone(), Vec::new(), opts).await?;
-        let mine = Mine {
-            published: p.clone(),
-            body: Vec::new(),
-            opts,
-        };
+        Self::create_with_children(grid, key, &[], opts).await
+    }
+
+    /// Create a directory holding `children` (write caps are encrypted
+    /// under the new directory's writekey as they are packed).
+    pub async fn create_with_children(
+        grid: &Grid<C>,
+        key: Arc<PrivateKey>,
+        children: &[Child],
+        opts: PublishOptions,
+    ) -> Result<Self, DirError> {
+        let body = pack(children, PackKind::Mutable(&key.writekey()))?;
+        let p = create(grid, key.clone(), body.clone(), opts).await?;
         let format = match opts.version {
             Version::Sdmf => MutableFormat::Sdmf,
             Version::Mdmf => MutableFormat::Mdmf,
@@ -138,12 +145,16 @@ impl<C: StorageClient> Dirnode<C> {
             grid,
             &SskWriteCap {
                 format,
-                writekey: p.writekey,
+                writekey: p.writekey.clone(),
                 fingerprint: p.fingerprint,
             },
         );
         d.key = Mutex::new(Some(key));
-        d.last = Mutex::new(Some(mine));
+        d.last = Mutex::new(Some(Mine {
+            published: p,
+            body,
+            opts,
+        }));
         Ok(d)
     }
 

@@ -239,6 +239,7 @@ async fn publish_version<C: StorageClient>(
         n: opts.n,
         seqnum,
     };
+    let t0 = std::time::Instant::now();
     let k2 = key.clone();
     // RSA signing and zfec are CPU work: keep them off the async workers.
     let encoded = tokio::task::spawn_blocking(move || {
@@ -275,7 +276,14 @@ async fn publish_version<C: StorageClient>(
         writes: &writes,
         read_back,
     };
+    let encoded_at = t0.elapsed();
     let mut out = ctx.send(grid, plan).await;
+    tracing::debug!(
+        seqnum,
+        encode_ms = encoded_at.as_secs_f64() * 1e3,
+        write_ms = (t0.elapsed() - encoded_at).as_secs_f64() * 1e3,
+        "publish"
+    );
     // Shares whose server failed get one more chance elsewhere: the least
     // loaded server that has not failed, as a new share there.
     let lost: Vec<u16> = out.lost.iter().map(|(_, n)| *n).collect();
