@@ -12,10 +12,9 @@
 
 mod client_common;
 
-use client_common::{data, lafs, ok, start_grid, tahoe, venv, Kill};
+use client_common::{data, lafs, ok, start_client_node, start_grid, tahoe, venv};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 struct Cli {
     venv: PathBuf,
@@ -81,53 +80,6 @@ fn same_file(a: &Path, b: &Path) -> Result<(), String> {
     )
 }
 
-/// Start `lafs run` on a client node with a loopback web port; wait for
-/// node.url and the port.
-fn start_client(dir: &Path, servers: &Path) -> Kill {
-    ok(lafs()
-        .args(["create-client", "--servers"])
-        .arg(servers)
-        .arg(dir));
-    let cfg = dir.join("tahoe.cfg");
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(
-        &cfg,
-        text.replacen(
-            "[node]\n",
-            "[node]\nweb.port = tcp:0:interface=127.0.0.1\n",
-            1,
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.join("lafs-run.log")).unwrap();
-    let child = lafs()
-        .arg("run")
-        .arg(dir)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let k = Kill(child);
-    let t = Instant::now();
-    loop {
-        if let Ok(url) = std::fs::read_to_string(dir.join("node.url")) {
-            let hp = url
-                .trim()
-                .trim_start_matches("http://")
-                .trim_end_matches('/');
-            if std::net::TcpStream::connect(hp).is_ok() {
-                return k;
-            }
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "lafs run did not write node.url: {}",
-            std::fs::read_to_string(dir.join("lafs-run.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn walk(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
     // Bounded by the (small) tree the test made.
     for e in std::fs::read_dir(dir).unwrap() {
@@ -146,7 +98,7 @@ fn python_tahoe_cli_against_lafs_web_api() {
     let tmp = tempfile::tempdir().unwrap();
     let (_servers, yaml) = start_grid(tmp.path(), 10);
     let node = tmp.path().join("client");
-    let _client = start_client(&node, &yaml);
+    let _client = start_client_node(&node, &yaml);
     // lafs's own node verbs read node.url too.
     let st = String::from_utf8(ok(lafs().arg("status").arg("-d").arg(&node))).unwrap();
     assert!(st.contains("storage servers: 10 of 10 connected"), "{st}");

@@ -123,6 +123,53 @@ pub fn tahoe(v: &Path) -> Command {
     c
 }
 
+/// Start `lafs run` on a client node with a loopback web port; wait for
+/// node.url and the port.
+pub fn start_client_node(dir: &Path, servers: &Path) -> Kill {
+    ok(lafs()
+        .args(["create-client", "--servers"])
+        .arg(servers)
+        .arg(dir));
+    let cfg = dir.join("tahoe.cfg");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replacen(
+            "[node]\n",
+            "[node]\nweb.port = tcp:0:interface=127.0.0.1\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("lafs-run.log")).unwrap();
+    let child = lafs()
+        .arg("run")
+        .arg(dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let k = Kill(child);
+    let t = Instant::now();
+    loop {
+        if let Ok(url) = std::fs::read_to_string(dir.join("node.url")) {
+            let hp = url
+                .trim()
+                .trim_start_matches("http://")
+                .trim_end_matches('/');
+            if std::net::TcpStream::connect(hp).is_ok() {
+                return k;
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "lafs run did not write node.url: {}",
+            std::fs::read_to_string(dir.join("lafs-run.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub fn web(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(300)))?;
