@@ -5,14 +5,20 @@
 //!
 //! * [`servermap`]: which server holds which share of which version
 //!   `(seqnum, root hash)`, from one read per share, signatures checked;
-//! * [`mod@publish`]: create (test "share must not exist") and overwrite
-//!   (test "share still holds the checkstring we saw"), one test-and-set
-//!   write per server, reporting [`MutableError::UncoordinatedWrite`] when
-//!   any test fails — never silently losing another writer's update;
+//! * [`mod@publish`]: create (test "share must not exist"), overwrite
+//!   (test "share still holds the checkstring we saw") and republish
+//!   (test "share still holds the version we wrote", no servermap), one
+//!   test-and-set write per server, reporting
+//!   [`MutableError::UncoordinatedWrite`] when any test fails — never
+//!   silently losing another writer's update;
 //! * [`mod@retrieve`]: the newest recoverable version, verified by
 //!   `lafs_format::mutable::retrieve`;
-//! * [`mod@update`]: MDMF range reads (only the segments a range needs) and
-//!   partial writes (only the touched segments re-encoded and rewritten);
+//! * [`mod@update`]: MDMF range reads (only the segments a range needs,
+//!   re-mapping when the map went stale) and partial writes (only the
+//!   touched segments re-encoded and rewritten);
+//! * corruption advisories: a share that fails verification in a
+//!   servermap update, a retrieve or a range read is reported to its
+//!   server (`advise_corrupt_mutable`), as Tahoe does;
 //! * [`keypool`]: RSA-2048 keys generated ahead on blocking threads.
 //!
 //! ## What it must never do
