@@ -567,6 +567,16 @@ impl<C: StorageClient> Client<C> {
         }
     }
 
+    /// Start filling the key pool now (when `key_pool_size > 0`), so that
+    /// the first create after a node starts does not wait for a key. Must
+    /// be called inside a tokio runtime; later calls do nothing.
+    pub fn start_key_pool(&self) {
+        if self.config.key_pool_size > 0 {
+            self.pool
+                .get_or_init(|| KeyPool::new(self.config.key_pool_size));
+        }
+    }
+
     /// A fresh RSA-2048 key: from the pool when `key_pool_size > 0`
     /// (started on first use, inside the caller's runtime), else generated
     /// now on a blocking thread.

@@ -79,6 +79,9 @@ pub async fn serve_client(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let client = Arc::new(load_client(dir)?);
+    // A running node keeps its keys ready from the start (generated on
+    // blocking threads, a few hundred ms of CPU in the background).
+    client.start_key_pool();
     // Keep the introducer feed (if any) alive while the server runs.
     let _feed = crate::introducer::feed_client(dir, client.clone())?;
     let url = write_node_url(dir, listener.local_addr()?).context("writing node.url")?;
