@@ -235,3 +235,34 @@ fn range_reads_with_a_stale_servermap_retry_with_a_fresh_one() {
         assert!(got == second[r], "moved shares were not found again");
     });
 }
+
+#[test]
+fn small_files_are_read_once_by_servermap_and_retrieve() {
+    common::rt().block_on(async {
+        let g = common::grid(10);
+        let k = key(1);
+        let keys = k.key_chain();
+        let plain = common::data(1000, 8);
+        create(&g.grid, k.clone(), plain.clone(), opts(Version::Sdmf))
+            .await
+            .unwrap();
+        g.take_mutable_traffic();
+        let map = servermap::update(&g.grid, &keys).await;
+        let (by_map, _) = g.take_mutable_traffic();
+        assert_eq!(
+            map.whole.len(),
+            10,
+            "a 1000-byte file's shares fit the prefix read"
+        );
+        let r = lafs_client::mutable::retrieve_from_map(&g.grid, &keys, &map)
+            .await
+            .unwrap();
+        assert!(r.plaintext == plain);
+        let (by_retrieve, _) = g.take_mutable_traffic();
+        assert!(by_map > 0);
+        assert_eq!(
+            by_retrieve, 0,
+            "retrieve read shares the servermap had read whole"
+        );
+    });
+}

@@ -2,7 +2,7 @@
 //!
 //! From a servermap, try versions newest first among those with at least
 //! k shares: read k whole shares (one read each, different share numbers,
-//! in parallel), verify and decode them with
+//! in parallel; none for shares the servermap already read whole), verify and decode them with
 //! `lafs_format::mutable::retrieve` (fingerprint, signature, block and
 //! share hash trees, private key for writers); if some fail, read the
 //! version's other shares too; if the version still cannot be recovered,
@@ -73,10 +73,10 @@ pub async fn retrieve_from_map<C: StorageClient>(
         let eof = header.offsets.eof;
         let (first, rest) = unique.split_at(k);
         let prefix = header.signed_prefix.as_slice();
-        let mut fetched = fetch(grid, keys, first, eof, prefix, &mut changed).await;
+        let mut fetched = fetch(grid, keys, map, first, eof, prefix, &mut changed).await;
         let mut r = try_decode(keys, &fetched);
         if r.is_err() && !rest.is_empty() {
-            fetched.extend(fetch(grid, keys, rest, eof, prefix, &mut changed).await);
+            fetched.extend(fetch(grid, keys, map, rest, eof, prefix, &mut changed).await);
             r = try_decode(keys, &fetched);
         }
         let failures = match &r {
@@ -146,6 +146,7 @@ fn advise<C: StorageClient>(
 async fn fetch<C: StorageClient>(
     grid: &Grid<C>,
     keys: &KeyChain,
+    map: &ServerMap,
     locs: &[&ShareLocation],
     eof: u64,
     signed_prefix: &[u8],
@@ -155,8 +156,18 @@ async fn fetch<C: StorageClient>(
     let reads = locs.iter().filter_map(|l| {
         let s = grid.servers().get(l.server)?.clone();
         let (server, shnum) = (l.server, l.shnum);
+        // Read whole by the servermap already: that snapshot will do (it
+        // is of the version the map names, and gets verified below).
+        let cached = map
+            .whole
+            .get(&(server, shnum))
+            .filter(|b| b.len() as u64 == eof)
+            .cloned();
         Some(async move {
-            let r = s.client.read_mutable_share(si, shnum, 0, eof).await;
+            let r = match cached {
+                Some(b) => Ok(b),
+                None => s.client.read_mutable_share(si, shnum, 0, eof).await,
+            };
             (shnum, server, r)
         })
     });

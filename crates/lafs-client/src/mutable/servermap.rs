@@ -53,6 +53,11 @@ pub struct ServerMap {
     pub responsive: Vec<usize>,
     /// Shares that exist but failed a check, or servers that failed.
     pub problems: Vec<ServerFailure>,
+    /// Good shares the update read whole (a share no longer than
+    /// [`PREFIX_READ`]: a small directory or file), so that a retrieve
+    /// from this map needs no second read of them, as Tahoe's servermap
+    /// caches what it read.
+    pub whole: BTreeMap<(usize, u16), bytes::Bytes>,
 }
 
 impl ServerMap {
@@ -126,8 +131,16 @@ pub async fn update<C: StorageClient>(grid: &Grid<C>, keys: &KeyChain) -> Server
         }
         map.responsive.push(idx);
         for (shnum, r) in reads {
-            match r.and_then(|(h, buf)| check(keys, shnum, h, &buf)) {
-                Ok(h) => {
+            match r.and_then(|(h, buf)| check(keys, shnum, h, &buf).map(|h| (h, buf))) {
+                Ok((h, buf)) => {
+                    if let Some(eof) = usize::try_from(h.offsets.eof)
+                        .ok()
+                        .filter(|e| *e <= buf.len())
+                    {
+                        let mut buf = buf;
+                        buf.truncate(eof);
+                        map.whole.insert((idx, shnum), bytes::Bytes::from(buf));
+                    }
                     map.seen.insert((idx, shnum), h.checkstring().to_vec());
                     let v = (h.seqnum, h.root_hash, h.signed_prefix.clone());
                     map.versions
