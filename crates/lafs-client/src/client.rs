@@ -10,6 +10,9 @@
 //!   of new mutable files ([`ClientConfig`], loaded by
 //!   [`Client::from_nodedir`]);
 //! * a lazily started RSA [`KeyPool`];
+//! * the directories it wrote lately ([`Client::dirnode`]): a
+//!   [`Dirnode`] remembers the version it published, so the next edit of
+//!   the same directory through this client is one round trip;
 //! * Tahoe's dirnode semantics over paths: resolve `cap/a/b/c`, list,
 //!   link with `replace` = yes / no / only-files, unlink, rename and relink
 //!   across directories, put at a path creating intermediate directories
@@ -52,7 +55,7 @@ use std::io::{Read, Seek};
 use std::ops::Range;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// Why a facade operation failed. Each variant is one thing the web API
 /// maps to one status code.
@@ -430,7 +433,18 @@ pub struct Client<C: StorageClient> {
     grid: RwLock<Arc<Grid<C>>>,
     config: ClientConfig,
     pool: OnceLock<KeyPool>,
+    /// Directories opened or created lately, most recent first (at most
+    /// [`DIRNODE_CACHE`]), each with the grid it was opened on.
+    dirs: Mutex<Vec<OpenDir<C>>>,
 }
+
+/// A directory a [`Client`] keeps open, with the grid it was opened on.
+type OpenDir<C> = (Arc<Grid<C>>, Arc<Dirnode<C>>);
+
+/// Directories a [`Client`] keeps open. Each holds its last body (a
+/// directory of a few thousand children is a few hundred KiB) and its
+/// signing key; a running node edits few directories at a time.
+pub const DIRNODE_CACHE: usize = 32;
 
 impl<C: StorageClient> std::fmt::Debug for Client<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -479,6 +493,7 @@ impl<C: StorageClient> Client<C> {
             grid: RwLock::new(Arc::new(grid)),
             config,
             pool: OnceLock::new(),
+            dirs: Mutex::new(Vec::new()),
         }
     }
 
@@ -498,6 +513,35 @@ impl<C: StorageClient> Client<C> {
     /// Replace the grid (new servers apply to operations started later).
     pub fn set_grid(&self, g: Arc<Grid<C>>) {
         *self.grid.write().unwrap_or_else(|p| p.into_inner()) = g;
+    }
+
+    /// The writable directory `w`, shared with earlier operations on it
+    /// through this client: an edit then starts from the version this
+    /// client published last, if no one else wrote since (one round trip;
+    /// see [`crate::dirnode`]). Safe to use from concurrent tasks.
+    pub fn dirnode(&self, w: &SskWriteCap) -> Arc<Dirnode<C>> {
+        let grid = self.grid();
+        let cap = Cap::Dir(FileCap::SskWrite(w.clone()));
+        let mut dirs = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        // What a Dirnode remembers names servers of its grid: entries made
+        // before the grid changed are dropped.
+        dirs.retain(|(g, _)| Arc::ptr_eq(g, &grid));
+        let d = match dirs.iter().position(|(_, d)| d.cap() == cap) {
+            Some(i) => dirs.remove(i).1,
+            None => Arc::new(Dirnode::open(&grid, w)),
+        };
+        dirs.insert(0, (grid, d.clone()));
+        dirs.truncate(DIRNODE_CACHE);
+        d
+    }
+
+    /// Keep `d`, made on `grid`, for [`Client::dirnode`].
+    fn keep_dirnode(&self, grid: Arc<Grid<C>>, d: Dirnode<C>) {
+        let cap = d.cap();
+        let mut dirs = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        dirs.retain(|(g, x)| Arc::ptr_eq(g, &grid) && x.cap() != cap);
+        dirs.insert(0, (grid, Arc::new(d)));
+        dirs.truncate(DIRNODE_CACHE);
     }
 
     /// The settings.
@@ -528,6 +572,16 @@ impl<C: StorageClient> Client<C> {
             // Mutable shares number at most 255; k ≤ N was checked at load.
             k: u8::try_from(p.needed).unwrap_or(u8::MAX),
             n: u8::try_from(p.total).unwrap_or(u8::MAX),
+        }
+    }
+
+    /// Start filling the key pool now (when `key_pool_size > 0`), so that
+    /// the first create after a node starts does not wait for a key. Must
+    /// be called inside a tokio runtime; later calls do nothing.
+    pub fn start_key_pool(&self) {
+        if self.config.key_pool_size > 0 {
+            self.pool
+                .get_or_init(|| KeyPool::new(self.config.key_pool_size));
         }
     }
 
@@ -801,15 +855,12 @@ impl<C: StorageClient> Client<C> {
             Some(k) => k,
             None => self.new_key().await?,
         };
-        let writekey = key.writekey();
-        let body = pack(&new_children(children), PackKind::Mutable(&writekey))?;
         let g = self.grid();
-        let p = create(&g, key, body, self.publish_options(format)).await?;
-        Ok(Cap::Dir(FileCap::SskWrite(SskWriteCap {
-            format,
-            writekey: p.writekey,
-            fingerprint: p.fingerprint,
-        })))
+        let opts = self.publish_options(format);
+        let d = Dirnode::create_with_children(&g, key, &new_children(children), opts).await?;
+        let cap = d.cap();
+        self.keep_dirnode(g, d);
+        Ok(cap)
     }
 
     /// Create an immutable directory (`URI:DIR2-CHK:` or `URI:DIR2-LIT:`);
@@ -912,7 +963,7 @@ impl<C: StorageClient> Client<C> {
     }
 
     /// The writable directory at `path` below `root`.
-    async fn writable_dir(&self, root: &Cap, path: &str) -> Result<Dirnode<C>, Error> {
+    async fn writable_dir(&self, root: &Cap, path: &str) -> Result<Arc<Dirnode<C>>, Error> {
         let node = self.resolve(root, path).await?;
         let shown = || {
             if path.is_empty() {
@@ -922,7 +973,7 @@ impl<C: StorageClient> Client<C> {
             }
         };
         match node.cap {
-            Cap::Dir(FileCap::SskWrite(w)) => Ok(Dirnode::open(&self.grid(), &w)),
+            Cap::Dir(FileCap::SskWrite(w)) => Ok(self.dirnode(&w)),
             Cap::Dir(_) => Err(Error::ReadOnly { what: shown() }),
             Cap::File(_) => Err(Error::NotADirectory { path: shown() }),
         }
@@ -1074,7 +1125,7 @@ impl<C: StorageClient> Client<C> {
                 None => {
                     let new = self.mkdir(format, &[], None).await?;
                     let d = match &cur {
-                        Cap::Dir(FileCap::SskWrite(w)) => Dirnode::open(&self.grid(), w),
+                        Cap::Dir(FileCap::SskWrite(w)) => self.dirnode(w),
                         _ => return Err(Error::ReadOnly { what: walked }),
                     };
                     // Refuse to replace: if a racing writer made the same

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `tahoe.cfg` `[client] shares.needed/happy/total` | k, happy, N (3/7/10) | uploads, new mutable files |
 //! | `tahoe.cfg` `[client] mutable.format` | `sdmf` (default) or `mdmf` | new mutable files and directories |
+//! | `tahoe.cfg` `[client] lafs.key_pool_size` | RSA keys kept ready (lafs only; default [`DEFAULT_SIZE`](crate::mutable::keypool::DEFAULT_SIZE)) | new mutable files and directories |
 //! | `private/convergence` | base32 convergence secret | convergent CHK keys |
 //! | `private/secret` | base32 lease secret | lease and write-enabler seeds (spec §9.3) |
 //! | `private/servers.yaml` | static servers (spec §9.2) | the grid |
@@ -11,6 +12,7 @@
 //! Reading only: creating a node directory is the binary's business. Every
 //! failure names the file it concerns ([`ConfigError`]).
 
+use crate::mutable::keypool::DEFAULT_SIZE;
 use crate::{grid_from_servers_yaml, BrokerError, Grid, HttpClient, LeaseSecret};
 use lafs_format::base32;
 use lafs_format::cap::MutableFormat;
@@ -74,7 +76,8 @@ pub struct ClientConfig {
     pub mutable_format: MutableFormat,
     /// RSA keys kept ready for new mutable files; 0 generates each on
     /// demand (right for one-shot CLI commands, which would otherwise burn
-    /// CPU on keys nobody takes).
+    /// CPU on keys nobody takes). A node directory sets it with `[client]
+    /// lafs.key_pool_size` (default [`DEFAULT_SIZE`]).
     pub key_pool_size: usize,
 }
 
@@ -126,14 +129,28 @@ fn read_b32(path: &Path) -> Result<Vec<u8>, ConfigError> {
     base32::decode(read(path)?.trim()).map_err(|_| ConfigError::NotBase32(path.to_owned()))
 }
 
-/// Load `dir`'s `tahoe.cfg` and secrets.
+/// The lafs-only `[client]` key sizing the RSA key pool of a node (Tahoe
+/// 1.20 has no pool; the `lafs.` prefix keeps it apart from Tahoe's keys).
+pub const KEY_POOL_SIZE: &str = "lafs.key_pool_size";
+
+/// Largest pool accepted: each key is about 1.2 KiB of secret memory and
+/// 50–500 ms of CPU to fill at start-up; beyond this a typo is likelier
+/// than a need.
+pub const MAX_KEY_POOL_SIZE: usize = 1024;
+
+/// Load `dir`'s `tahoe.cfg` and secrets. `key_pool_size` is what a
+/// long-running node should keep (one-shot commands set it to 0 with
+/// [`crate::Client::with_key_pool`]).
 pub fn load(dir: &Path) -> Result<NodeDir, ConfigError> {
     let cfg_path = dir.join("tahoe.cfg");
     let ini = ini::Ini::load_from_str(&read(&cfg_path)?).map_err(|e| ConfigError::Ini {
         path: cfg_path.clone(),
         message: e.to_string(),
     })?;
-    let mut config = ClientConfig::default();
+    let mut config = ClientConfig {
+        key_pool_size: DEFAULT_SIZE,
+        ..ClientConfig::default()
+    };
     if let Some(c) = ini.section(Some("client")) {
         let num = |key: &'static str, dflt: u16| -> Result<u16, ConfigError> {
             match c.get(key) {
@@ -153,6 +170,17 @@ pub fn load(dir: &Path) -> Result<NodeDir, ConfigError> {
                 key: "shares.needed/happy/total",
                 value: format!("{}/{}/{}", p.needed, p.happy, p.total),
             });
+        }
+        if let Some(v) = c.get(KEY_POOL_SIZE) {
+            config.key_pool_size = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n <= MAX_KEY_POOL_SIZE)
+                .ok_or_else(|| ConfigError::BadValue {
+                    key: KEY_POOL_SIZE,
+                    value: v.into(),
+                })?;
         }
         if let Some(v) = c.get("mutable.format") {
             config.mutable_format = match v.trim().to_ascii_lowercase().as_str() {

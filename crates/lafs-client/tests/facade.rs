@@ -284,6 +284,59 @@ fn racing_links_both_survive() {
     });
 }
 
+/// Two nodes on one grid take turns editing one directory: each node's
+/// memory of the version it published goes stale whenever the other
+/// writes, and every edit must still see the other's changes.
+#[test]
+fn two_nodes_editing_one_directory_see_each_other() {
+    common::rt().block_on(async {
+        let grid = common::local_grid(10, 0x51, 3);
+        let config = ClientConfig {
+            key_pool_size: 1,
+            ..Default::default()
+        };
+        let a = Client::new(grid.clone(), config.clone());
+        let b = Client::new(grid, config);
+        let root = a.mkdir(None, &[], None).await.unwrap();
+        let f = a
+            .upload_bytes(b"x".to_vec(), FileFormat::Chk)
+            .await
+            .unwrap();
+        let caps = LinkCaps::of(&f);
+        for i in 0..5 {
+            a.link(&root, &format!("a{i}"), &caps, Replace::No)
+                .await
+                .unwrap();
+            b.link(&root, &format!("b{i}"), &caps, Replace::No)
+                .await
+                .unwrap();
+        }
+        let names = |l: lafs_client::client::Listing| {
+            let mut v: Vec<String> = l.entries.into_iter().map(|e| e.name).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(a.list(&root).await.unwrap()).len(), 10);
+        // `b` removes a child `a` added; `a`'s memory still has it, but
+        // linking it again is no conflict on the grid.
+        b.unlink(&root, "a0").await.unwrap();
+        a.link(&root, "a0", &caps, Replace::No).await.unwrap();
+        // `b` adds one `a` has never seen; `a` must not call it missing.
+        b.link(&root, "new", &caps, Replace::No).await.unwrap();
+        a.unlink(&root, "new").await.unwrap();
+        // And a conflict `a`'s memory cannot see is still refused.
+        b.link(&root, "clash", &caps, Replace::No).await.unwrap();
+        assert!(matches!(
+            a.link(&root, "clash", &LinkCaps::of(&root), Replace::No)
+                .await,
+            Err(Error::ChildExists { .. })
+        ));
+        let got = names(b.list(&root).await.unwrap());
+        assert_eq!(got.len(), 11, "{got:?}");
+        assert!(got.contains(&"a0".to_string()) && !got.contains(&"new".to_string()));
+    });
+}
+
 #[test]
 fn grid_swap_applies_to_later_operations() {
     common::rt().block_on(async {
@@ -329,6 +382,11 @@ fn nodedir_loading() {
         (2, 3, 4)
     );
     assert_eq!(nd.config.mutable_format, MutableFormat::Mdmf);
+    // No `lafs.key_pool_size`: a node keeps the default pool.
+    assert_eq!(
+        nd.config.key_pool_size,
+        lafs_client::mutable::keypool::DEFAULT_SIZE
+    );
     // No servers.yaml yet: a clear error naming the file.
     let e = Client::from_nodedir(&d).unwrap_err().to_string();
     assert!(e.contains("servers.yaml"), "{e}");
@@ -338,4 +396,21 @@ fn nodedir_loading() {
     std::fs::write(d.join("tahoe.cfg"), "[client]\nshares.needed = x\n").unwrap();
     let e = lafs_client::nodedir::load(&d).unwrap_err().to_string();
     assert!(e.contains("shares.needed"), "{e}");
+    for (v, want) in [
+        ("0", Some(0)),
+        (" 9 ", Some(9)),
+        ("many", None),
+        ("-1", None),
+    ] {
+        std::fs::write(
+            d.join("tahoe.cfg"),
+            format!("[client]\nlafs.key_pool_size = {v}\n"),
+        )
+        .unwrap();
+        match (lafs_client::nodedir::load(&d), want) {
+            (Ok(nd), Some(n)) => assert_eq!(nd.config.key_pool_size, n),
+            (Err(e), None) => assert!(e.to_string().contains("lafs.key_pool_size"), "{e}"),
+            (r, _) => panic!("lafs.key_pool_size = {v}: {:?}", r.map(|nd| nd.config)),
+        }
+    }
 }

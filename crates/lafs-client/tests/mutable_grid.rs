@@ -336,18 +336,21 @@ fn key_pool_hands_out_distinct_keys() {
 #[test]
 fn corrupt_shares_are_skipped_and_reported() {
     common::rt().block_on(async {
-        let g = grid(10);
+        // The fault-injecting grid records the advisories each server gets.
+        let tg = common::grid(10);
+        let g = &tg.grid;
         let k = key(2);
         let keys = k.key_chain();
         let plain = data(5000, 7);
-        create(&g, k.clone(), plain.clone(), opts(Version::Mdmf))
+        create(g, k.clone(), plain.clone(), opts(Version::Mdmf))
             .await
             .unwrap();
-        let map = servermap::update(&g, &keys).await;
+        let map = servermap::update(g, &keys).await;
         let (header, locs) = map.versions.values().next().unwrap();
         // Flip a block byte in three shares, and the signature in a fourth.
         let block_at = header.offsets.share_data.start + 16 + 3;
         let sig_at = header.offsets.signature.start + 5;
+        let mut bad = Vec::new();
         for (i, l) in locs.iter().take(4).enumerate() {
             let s = &g.servers()[l.server];
             let mut share = s
@@ -358,13 +361,48 @@ fn corrupt_shares_are_skipped_and_reported() {
                 .to_vec();
             let at = if i < 3 { block_at } else { sig_at } as usize;
             share[at] ^= 0x40;
-            raw_write(&g, &keys, l.server, l.shnum, vec![], share).await;
+            common::raw_write(g, &keys, l.server, l.shnum, vec![], share).await;
+            bad.push((l.server, l.shnum));
         }
-        let (r, map) = retrieve(&g, &keys).await.unwrap();
+        let (r, map) = retrieve(g, &keys).await.unwrap();
         assert_eq!(r.plaintext, plain);
         // The bad signature is caught by the servermap, the bad blocks by
-        // retrieve (only if it read them).
+        // retrieve (the first k shares it reads are the three bad ones).
         assert_eq!(map.problems.len(), 1, "{:?}", map.problems);
-        assert!(r.failures.len() <= 3);
+        assert_eq!(r.failures.len(), 3, "{:?}", r.failures);
+        // Each of the four servers is told about its share (the advisories
+        // are sent in the background: wait for them, bounded).
+        let advised = || {
+            let mut got: Vec<(usize, u16)> = tg
+                .faults
+                .iter()
+                .enumerate()
+                .flat_map(|(i, f)| {
+                    let a = f.mutable_advisories.lock().unwrap();
+                    a.iter().map(|(n, _)| (i, *n)).collect::<Vec<_>>()
+                })
+                .collect();
+            got.sort_unstable();
+            got
+        };
+        bad.sort_unstable();
+        for _ in 0..500 {
+            if advised().len() >= bad.len() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(advised(), bad);
+        // With the reason the check gave.
+        let reasons: Vec<String> = tg
+            .faults
+            .iter()
+            .flat_map(|f| f.mutable_advisories.lock().unwrap().clone())
+            .map(|(_, r)| r)
+            .collect();
+        assert!(
+            reasons.iter().any(|r| r.contains("signature")),
+            "{reasons:?}"
+        );
     });
 }

@@ -10,6 +10,7 @@ use common::TestGrid;
 use lafs_client::mutable::{
     create, read_range, retrieve, servermap, update, MutableError, PublishOptions,
 };
+use lafs_client::StorageClient;
 use lafs_format::mutable::{KeyChain, PrivateKey, Version};
 use std::sync::{Arc, OnceLock};
 
@@ -171,5 +172,97 @@ fn updates_fall_back_to_republish() {
         let (r, map) = retrieve(&g.grid, &keys).await.unwrap();
         assert!(r.plaintext == plain);
         assert_eq!(map.versions.values().next_back().unwrap().1.len(), 10);
+    });
+}
+
+#[test]
+fn range_reads_with_a_stale_servermap_retry_with_a_fresh_one() {
+    common::rt().block_on(async {
+        let g = common::grid(10);
+        let k = key(0);
+        let keys = k.key_chain();
+        let first = common::data(3 * SEG, 5);
+        create(&g.grid, k.clone(), first.clone(), opts(Version::Mdmf))
+            .await
+            .unwrap();
+        let stale = servermap::update(&g.grid, &keys).await;
+        let range = SEG as u64 - 10..SEG as u64 + 10;
+        let r = range.start as usize..range.end as usize;
+
+        // Updated under the map: every share now holds seqnum 2.
+        let second = common::data(3 * SEG, 6);
+        let map = servermap::update(&g.grid, &keys).await;
+        lafs_client::mutable::overwrite(
+            &g.grid,
+            k.clone(),
+            &map,
+            second.clone(),
+            opts(Version::Mdmf),
+        )
+        .await
+        .unwrap();
+        let got = read_range(&g.grid, &keys, &stale, range.clone())
+            .await
+            .unwrap();
+        assert!(got == second[r.clone()], "read the old or no version");
+        // A share that changed is not corrupt: no advisory went out.
+        for f in &g.faults {
+            assert!(f.mutable_advisories.lock().unwrap().is_empty());
+        }
+
+        // Moved under the map: the shares on the first servers the map
+        // names go elsewhere (copied to a server without them, then
+        // deleted), so the old locations hold fewer than k.
+        let stale = servermap::update(&g.grid, &keys).await;
+        let (_, _, locs) = stale.best_recoverable().unwrap();
+        let locs = locs.to_vec();
+        for (i, l) in locs.iter().take(8).enumerate() {
+            let from = &g.grid.servers()[l.server];
+            let share = from
+                .client
+                .read_mutable_share(keys.storage_index, l.shnum, 0, u64::MAX)
+                .await
+                .unwrap()
+                .to_vec();
+            // The servers that will hold nothing of ours after the move.
+            let to = locs[8 + i % 2].server;
+            common::raw_write(&g.grid, &keys, to, l.shnum, vec![], share).await;
+            common::raw_delete(&g.grid, &keys, l.server, l.shnum).await;
+        }
+        let got = read_range(&g.grid, &keys, &stale, range.clone())
+            .await
+            .unwrap();
+        assert!(got == second[r], "moved shares were not found again");
+    });
+}
+
+#[test]
+fn small_files_are_read_once_by_servermap_and_retrieve() {
+    common::rt().block_on(async {
+        let g = common::grid(10);
+        let k = key(1);
+        let keys = k.key_chain();
+        let plain = common::data(1000, 8);
+        create(&g.grid, k.clone(), plain.clone(), opts(Version::Sdmf))
+            .await
+            .unwrap();
+        g.take_mutable_traffic();
+        let map = servermap::update(&g.grid, &keys).await;
+        let (by_map, _) = g.take_mutable_traffic();
+        assert_eq!(
+            map.whole.len(),
+            10,
+            "a 1000-byte file's shares fit the prefix read"
+        );
+        let r = lafs_client::mutable::retrieve_from_map(&g.grid, &keys, &map)
+            .await
+            .unwrap();
+        assert!(r.plaintext == plain);
+        let (by_retrieve, _) = g.take_mutable_traffic();
+        assert!(by_map > 0);
+        assert_eq!(
+            by_retrieve, 0,
+            "retrieve read shares the servermap had read whole"
+        );
     });
 }

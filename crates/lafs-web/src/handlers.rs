@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use lafs_client::client::split_path;
-use lafs_client::dirnode::{link_metadata, Dirnode};
+use lafs_client::dirnode::link_metadata;
 use lafs_client::{FacadeError, FileFormat, LinkCaps, Node, ProgressFn, Replace, StorageClient};
 use lafs_format::cap::{Cap, FileCap};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
@@ -1106,7 +1106,7 @@ async fn set_children<C: StorageClient>(
         Cap::Dir(_) => return Err(WebError::ReadOnly("this directory".into())),
         Cap::File(_) => return Err(WebError::WrongKind("set_children needs a directory".into())),
     };
-    let d = Dirnode::open(&st.client().grid(), &w);
+    let d = st.client().dirnode(&w);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());

@@ -134,9 +134,14 @@ pub fn load(src: &ClientSource) -> Result<Client<HttpClient>> {
         true => crate::introducer::fetch_servers(&dir)?,
         false => None,
     };
+    // One-shot commands keep no key pool: keys generated ahead would be
+    // CPU spent for nothing (and waited for at exit).
     let Some(anns) = introduced else {
-        return Client::from_nodedir_with_servers(&dir, src.servers.as_deref())
-            .context("give -d NODEDIR or --servers FILE");
+        return Ok(
+            Client::from_nodedir_with_servers(&dir, src.servers.as_deref())
+                .context("give -d NODEDIR or --servers FILE")?
+                .with_key_pool(0),
+        );
     };
     let nd = lafs_client::nodedir::load(&dir)?;
     let path = src.servers.clone().unwrap_or(nd.servers_yaml);
@@ -152,5 +157,5 @@ pub fn load(src: &ClientSource) -> Result<Client<HttpClient>> {
             path.display()
         );
     }
-    Ok(Client::new(grid, nd.config))
+    Ok(Client::new(grid, nd.config).with_key_pool(0))
 }

@@ -109,7 +109,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Debug(cmd) => debug::run(cmd),
-        Command::Bench(cmd) => bench::run(cmd),
+        Command::Bench(cmd) => {
+            // Timings of the in-process client (e.g. RUST_LOG=
+            // lafs_client::mutable=debug) only when asked: the tables
+            // are the output.
+            if std::env::var_os("RUST_LOG").is_some() {
+                init_tracing();
+            }
+            bench::run(cmd)
+        }
         Command::CreateNode(args) => create_node::run(args),
         Command::CreateIntroducer(args) => introducer::create(args),
         Command::Run { nodedir } => {

@@ -72,6 +72,8 @@ const KNOWN: &[(&str, &[&str])] = &[
             "shares._max_immutable_segment_size_for_testing",
             "storage.plugins",
             "force_foolscap",
+            // lafs: RSA keys a running node keeps ready.
+            lafs_client::nodedir::KEY_POOL_SIZE,
         ],
     ),
     (
@@ -161,7 +163,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_listed_not_fatal() {
         let cfg = Ini::load_from_str(
-            "[node]\nnickname = a\nTub.Port = tcp:1\nbogus = 1\n[client]\nintroducer.furl =\n\
+            "[node]\nnickname = a\nTub.Port = tcp:1\nbogus = 1\n[client]\nintroducer.furl =\nlafs.key_pool_size = 8\n\
              [storage]\nbackend = memory\n[weird]\nx = 1\n[storageclient.plugins.p]\nanything = 1\n\
              [grid_managers]\nmine = pub-v0-x\n",
         )

@@ -12,10 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// RSA keys a running node keeps ready for new directories and mutable
-/// files (small: key generation competes with everything else for CPU).
-const KEY_POOL: usize = 2;
-
 fn cfg(dir: &Path) -> Result<Ini> {
     let p = dir.join("tahoe.cfg");
     Ini::load_from_file(&p).with_context(|| format!("reading {}", p.display()))
@@ -45,10 +41,11 @@ pub fn web_port(dir: &Path, default_on: bool) -> Result<Option<WebPort>> {
     Ok(WebPort::parse(&v)?)
 }
 
-/// Load the client facade for a node directory.
+/// Load the client facade for a running node: it keeps `[client]
+/// lafs.key_pool_size` RSA keys ready (default 4) for new directories and
+/// mutable files.
 pub fn load_client(dir: &Path) -> Result<Client<HttpClient>> {
-    let mut nd = nodedir::load(dir)?;
-    nd.config.key_pool_size = KEY_POOL;
+    let nd = nodedir::load(dir)?;
     // With an introducer the static list may be absent: start empty and
     // let the introducer's feed fill the grid in.
     let grid = if !nd.servers_yaml.exists() && crate::introducer::configured(dir)? {
@@ -83,6 +80,9 @@ pub async fn serve_client(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let client = Arc::new(load_client(dir)?);
+    // A running node keeps its keys ready from the start (generated on
+    // blocking threads, a few hundred ms of CPU in the background).
+    client.start_key_pool();
     // Keep the introducer feed (if any) alive while the server runs.
     let feed = crate::introducer::feed_client(dir, client.clone())?;
     let url = port.write_node_url(dir).context("writing node.url")?;

@@ -15,8 +15,9 @@ use tokio::sync::{mpsc, Mutex};
 /// `mkdir` of a few levels, a small batch of `put --mutable`) to take no
 /// generation time, while filling the pool at start-up costs only a few
 /// hundred ms of one core on a background thread. Nodes that create many
-/// mutable files at once should pass a larger size to [`KeyPool::new`];
-/// a size of 0 is treated as 1.
+/// mutable files at once set a larger size (`[client] lafs.key_pool_size`
+/// in `tahoe.cfg`, or [`KeyPool::new`] directly); a size of 0 is treated
+/// as 1 here (the client facade then keeps no pool at all).
 pub const DEFAULT_SIZE: usize = 4;
 
 /// Keys generated in the background. Cheap to clone.

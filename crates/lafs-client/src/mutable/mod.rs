@@ -5,14 +5,20 @@
 //!
 //! * [`servermap`]: which server holds which share of which version
 //!   `(seqnum, root hash)`, from one read per share, signatures checked;
-//! * [`mod@publish`]: create (test "share must not exist") and overwrite
-//!   (test "share still holds the checkstring we saw"), one test-and-set
-//!   write per server, reporting [`MutableError::UncoordinatedWrite`] when
-//!   any test fails — never silently losing another writer's update;
+//! * [`mod@publish`]: create (test "share must not exist"), overwrite
+//!   (test "share still holds the checkstring we saw") and republish
+//!   (test "share still holds the version we wrote", no servermap), one
+//!   test-and-set write per server, reporting
+//!   [`MutableError::UncoordinatedWrite`] when any test fails — never
+//!   silently losing another writer's update;
 //! * [`mod@retrieve`]: the newest recoverable version, verified by
 //!   `lafs_format::mutable::retrieve`;
-//! * [`mod@update`]: MDMF range reads (only the segments a range needs) and
-//!   partial writes (only the touched segments re-encoded and rewritten);
+//! * [`mod@update`]: MDMF range reads (only the segments a range needs,
+//!   re-mapping when the map went stale) and partial writes (only the
+//!   touched segments re-encoded and rewritten);
+//! * corruption advisories: a share that fails verification in a
+//!   servermap update, a retrieve or a range read is reported to its
+//!   server (`advise_corrupt_mutable`), as Tahoe does;
 //! * [`keypool`]: RSA-2048 keys generated ahead on blocking threads.
 //!
 //! ## What it must never do
@@ -44,7 +50,7 @@ use lafs_format::mutable::retrieve::RetrieveError;
 use lafs_format::mutable::rsa::RsaError;
 
 pub use keypool::KeyPool;
-pub use publish::{create, overwrite, private_key, PublishOptions, Published};
+pub use publish::{create, overwrite, private_key, republish, PublishOptions, Published};
 pub use retrieve::{retrieve, retrieve_from_map};
 pub use servermap::{ServerMap, ShareLocation, VersionId};
 pub use update::{read_range, update};
@@ -61,6 +67,27 @@ impl MutableError {
                 | MutableError::UncoordinatedWrite { .. }
         )
     }
+}
+
+/// Tell server `server` (an index into [`crate::Grid::servers`]) that its
+/// share `shnum` of mutable slot `si` failed verification, as Tahoe's
+/// servermap and retrieve do (`notify_server_corruption`). Fire and
+/// forget, as the immutable downloader's advisories: the read must not
+/// wait for it, and a server that cannot take it changes nothing.
+pub(crate) fn advise_corrupt<C: crate::StorageClient>(
+    grid: &crate::Grid<C>,
+    server: usize,
+    si: lafs_format::keys::StorageIndex,
+    shnum: u16,
+    reason: String,
+) {
+    let Some(s) = grid.servers().get(server).cloned() else {
+        return;
+    };
+    tracing::warn!(server = %s.id, shnum, %reason, "corrupt mutable share");
+    tokio::spawn(async move {
+        let _ = s.client.advise_corrupt_mutable(si, shnum, &reason).await;
+    });
 }
 
 /// Random back-off before retry `attempt`: up to 2^attempt ms, capped at

@@ -71,6 +71,9 @@ pub struct Published {
     pub seqnum: u64,
     /// Where the shares went.
     pub placed: Vec<ShareLocation>,
+    /// The checkstring every written share now starts with
+    /// (`version‖seqnum‖root hash[‖IV]`): what a [`republish`] tests.
+    pub checkstring: Vec<u8>,
 }
 
 /// Create a new mutable file under `key` (seqnum 1, every share tested as
@@ -96,6 +99,41 @@ pub async fn overwrite<C: StorageClient>(
 ) -> Result<Published, MutableError> {
     let seqnum = map.highest_seqnum().saturating_add(1);
     publish_version(grid, key, map, plaintext, opts, seqnum).await
+}
+
+/// Overwrite the version `prev` describes — one this writer published —
+/// with `plaintext` as `prev.seqnum + 1`, without a servermap update: each
+/// share `prev` placed is tested against `prev.checkstring`. The tests make
+/// this exactly as safe as [`overwrite`] after a fresh servermap: if any
+/// other writer touched any of those shares since, the test fails there
+/// and the publish reports [`MutableError::UncoordinatedWrite`], and the
+/// caller falls back to a servermap update and [`overwrite`]. (Tahoe's
+/// `MutableFileNode` keeps its servermap between publishes in the same
+/// way; this is what makes one-at-a-time directory edits one round trip.)
+pub async fn republish<C: StorageClient>(
+    grid: &Grid<C>,
+    key: Arc<PrivateKey>,
+    prev: &Published,
+    plaintext: Vec<u8>,
+    opts: PublishOptions,
+) -> Result<Published, MutableError> {
+    let map = ServerMap {
+        seen: prev
+            .placed
+            .iter()
+            .map(|l| ((l.server, l.shnum), prev.checkstring.clone()))
+            .collect(),
+        ..ServerMap::default()
+    };
+    publish_version(
+        grid,
+        key,
+        &map,
+        plaintext,
+        opts,
+        prev.seqnum.saturating_add(1),
+    )
+    .await
 }
 
 /// Recover the signing key from the encrypted private key of one share of
@@ -201,6 +239,7 @@ async fn publish_version<C: StorageClient>(
         n: opts.n,
         seqnum,
     };
+    let t0 = std::time::Instant::now();
     let k2 = key.clone();
     // RSA signing and zfec are CPU work: keep them off the async workers.
     let encoded = tokio::task::spawn_blocking(move || {
@@ -208,6 +247,12 @@ async fn publish_version<C: StorageClient>(
     })
     .await
     .map_err(|_| MutableError::TaskFailed)??;
+    // Every share starts with the same checkstring.
+    let checkstring = encoded
+        .first()
+        .and_then(|s| s.get(..opts.version.checkstring_len()))
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
     let writekey = key.writekey();
     let fingerprint = key.fingerprint();
     let si = mkeys::storage_index(&mkeys::readkey(&writekey));
@@ -231,7 +276,14 @@ async fn publish_version<C: StorageClient>(
         writes: &writes,
         read_back,
     };
+    let encoded_at = t0.elapsed();
     let mut out = ctx.send(grid, plan).await;
+    tracing::debug!(
+        seqnum,
+        encode_ms = encoded_at.as_secs_f64() * 1e3,
+        write_ms = (t0.elapsed() - encoded_at).as_secs_f64() * 1e3,
+        "publish"
+    );
     // Shares whose server failed get one more chance elsewhere: the least
     // loaded server that has not failed, as a new share there.
     let lost: Vec<u16> = out.lost.iter().map(|(_, n)| *n).collect();
@@ -270,6 +322,7 @@ async fn publish_version<C: StorageClient>(
         storage_index: si,
         seqnum,
         placed,
+        checkstring,
     })
 }
 

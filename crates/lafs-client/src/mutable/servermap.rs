@@ -8,7 +8,8 @@
 //! its 107-byte header; MDMF keeps them before its fixed share-data offset
 //! 2167). A share whose key does not hash to the cap's fingerprint, or
 //! whose signature over the signed prefix fails, is recorded as a problem
-//! and never counted.
+//! (and reported to its server through the corruption advisory, as
+//! Tahoe's servermap does) and never counted.
 
 use crate::{Grid, ServerFailure, ServerProblem, StorageClient};
 use futures::future::join_all;
@@ -52,6 +53,11 @@ pub struct ServerMap {
     pub responsive: Vec<usize>,
     /// Shares that exist but failed a check, or servers that failed.
     pub problems: Vec<ServerFailure>,
+    /// Good shares the update read whole (a share no longer than
+    /// [`PREFIX_READ`]: a small directory or file), so that a retrieve
+    /// from this map needs no second read of them, as Tahoe's servermap
+    /// caches what it read.
+    pub whole: BTreeMap<(usize, u16), bytes::Bytes>,
 }
 
 impl ServerMap {
@@ -125,8 +131,16 @@ pub async fn update<C: StorageClient>(grid: &Grid<C>, keys: &KeyChain) -> Server
         }
         map.responsive.push(idx);
         for (shnum, r) in reads {
-            match r.and_then(|(h, buf)| check(keys, shnum, h, &buf)) {
-                Ok(h) => {
+            match r.and_then(|(h, buf)| check(keys, shnum, h, &buf).map(|h| (h, buf))) {
+                Ok((h, buf)) => {
+                    if let Some(eof) = usize::try_from(h.offsets.eof)
+                        .ok()
+                        .filter(|e| *e <= buf.len())
+                    {
+                        let mut buf = buf;
+                        buf.truncate(eof);
+                        map.whole.insert((idx, shnum), bytes::Bytes::from(buf));
+                    }
                     map.seen.insert((idx, shnum), h.checkstring().to_vec());
                     let v = (h.seqnum, h.root_hash, h.signed_prefix.clone());
                     map.versions
@@ -135,10 +149,15 @@ pub async fn update<C: StorageClient>(grid: &Grid<C>, keys: &KeyChain) -> Server
                         .1
                         .push(ShareLocation { server: idx, shnum });
                 }
-                Err(error) => map.problems.push(ServerFailure {
-                    server: id.clone(),
-                    error,
-                }),
+                Err(error) => {
+                    if let ServerProblem::Corrupt { shnum, reason } = &error {
+                        super::advise_corrupt(grid, idx, si, *shnum, reason.clone());
+                    }
+                    map.problems.push(ServerFailure {
+                        server: id.clone(),
+                        error,
+                    })
+                }
             }
         }
     }

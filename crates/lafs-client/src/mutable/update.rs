@@ -19,6 +19,11 @@
 //! The writes are test-and-set against the checkstring the servermap saw,
 //! like a publish, so a concurrent writer is detected, never overwritten.
 //!
+//! A range read given an old servermap whose shares have since changed or
+//! moved updates the map and reads again (bounded) instead of failing; a
+//! share that fails verification while still holding the map's version is
+//! corrupt and is reported to its server.
+//!
 //! ```text
 //! read_range: map ─ best version ─ k shares × (chain, tree, segments) ─ verify ─ zfec ─ AES-CTR ─ slice
 //! update:     map ─ old plaintext of touched segments (read_range) ─ splice ─ encode touched
@@ -106,8 +111,44 @@ async fn read_trees<C: StorageClient>(
     Ok((chain, tree))
 }
 
-/// Fetch and verify segments `segs` of one share.
+/// Why one share's segments could not be used.
+enum Miss {
+    /// The share no longer holds the version the servermap saw (another
+    /// writer, or it moved): a fresh servermap may find what we need.
+    Changed,
+    /// A request failed, or the share is corrupt.
+    Failed(ServerProblem),
+}
+
+/// Fetch and verify segments `segs` of one share. A share that fails
+/// verification is re-read at its checkstring: if that changed, the share
+/// was rewritten under us ([`Miss::Changed`]), else it is corrupt.
 async fn fetch_share<C: StorageClient>(
+    client: &C,
+    si: lafs_format::keys::StorageIndex,
+    h: &ShareHeader,
+    shnum: u16,
+    segs: Range<u64>,
+) -> Result<Fetched, Miss> {
+    match fetch_share_once(client, si, h, shnum, segs).await {
+        Err(ServerProblem::Corrupt { shnum, reason }) => {
+            let cs = h.checkstring();
+            match client
+                .read_mutable_share(si, shnum, 0, cs.len() as u64)
+                .await
+            {
+                Ok(now) if now.as_ref() == cs => {
+                    Err(Miss::Failed(ServerProblem::Corrupt { shnum, reason }))
+                }
+                _ => Err(Miss::Changed),
+            }
+        }
+        Err(e) => Err(Miss::Failed(e)),
+        Ok(f) => Ok(f),
+    }
+}
+
+async fn fetch_share_once<C: StorageClient>(
     client: &C,
     si: lafs_format::keys::StorageIndex,
     h: &ShareHeader,
@@ -141,10 +182,37 @@ async fn fetch_share<C: StorageClient>(
     Ok(Fetched { shnum: n8, pieces })
 }
 
+/// Servermap updates [`read_range`] tries when its map turns out stale.
+const STALE_MAP_RETRIES: u32 = 8;
+
 /// Bytes `range` of the newest recoverable version `map` knows of,
 /// fetching only the segments the range covers (MDMF). The range is
 /// clamped to the file. SDMF files (one segment) are read whole.
+///
+/// `map` may be an old one the caller kept: if its shares changed or moved
+/// since (another writer, a repair), the read updates the servermap and
+/// tries again (bounded), reading the version that is newest then, rather
+/// than failing.
 pub async fn read_range<C: StorageClient>(
+    grid: &Grid<C>,
+    keys: &KeyChain,
+    map: &ServerMap,
+    range: Range<u64>,
+) -> Result<Vec<u8>, MutableError> {
+    let mut r = read_range_from(grid, keys, map, range.clone()).await;
+    let mut tries = 0;
+    while matches!(&r, Err(e) if e.is_transient()) && tries < STALE_MAP_RETRIES {
+        if tries > 0 {
+            super::backoff(tries).await;
+        }
+        tries += 1;
+        let fresh = super::servermap::update(grid, keys).await;
+        r = read_range_from(grid, keys, &fresh, range.clone()).await;
+    }
+    r
+}
+
+async fn read_range_from<C: StorageClient>(
     grid: &Grid<C>,
     keys: &KeyChain,
     map: &ServerMap,
@@ -192,6 +260,7 @@ async fn decode_segments<C: StorageClient>(
     let si = keys.storage_index;
     let mut good: Vec<Fetched> = Vec::new();
     let mut failures = Vec::new();
+    let mut changed = 0usize;
     // k at a time, in permuted order, until k verified shares.
     for batch in unique.chunks(k.max(1)) {
         let need = k - good.len();
@@ -200,18 +269,27 @@ async fn decode_segments<C: StorageClient>(
             let segs = segs.clone();
             Some(async move {
                 let r = fetch_share(&s.client, si, h, l.shnum, segs).await;
-                (s.id.clone(), r)
+                (l.server, s.id.clone(), r)
             })
         });
-        for (id, r) in join_all(reads).await {
+        for (idx, id, r) in join_all(reads).await {
             match r {
                 Ok(f) => good.push(f),
-                Err(error) => failures.push(ServerFailure { server: id, error }),
+                Err(Miss::Changed) => changed += 1,
+                Err(Miss::Failed(error)) => {
+                    if let ServerProblem::Corrupt { shnum, reason } = &error {
+                        super::advise_corrupt(grid, idx, si, *shnum, reason.clone());
+                    }
+                    failures.push(ServerFailure { server: id, error });
+                }
             }
         }
         if good.len() >= k {
             break;
         }
+    }
+    if good.len() < k && changed > 0 {
+        return Err(MutableError::ShareChanged { changed });
     }
     if good.len() < k {
         return Err(MutableError::Unrecoverable(
@@ -503,6 +581,10 @@ async fn partial<C: StorageClient>(
         storage_index: si,
         seqnum,
         placed,
+        checkstring: prefix
+            .get(..Version::Mdmf.checkstring_len())
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
     }))
 }
 

@@ -28,6 +28,8 @@ pub struct Faults {
     pub writes_left: AtomicI64,
     /// Corruption advisories received.
     pub advisories: Mutex<Vec<(u16, String)>>,
+    /// Mutable-share corruption advisories received.
+    pub mutable_advisories: Mutex<Vec<(u16, String)>>,
     pub reads: AtomicUsize,
     /// Mutable share bytes read.
     pub mutable_read: AtomicU64,
@@ -182,6 +184,17 @@ impl StorageClient for Faulty {
             .mutable_read
             .fetch_add(b.len() as u64, Ordering::SeqCst);
         Ok(b)
+    }
+    async fn advise_corrupt_mutable(
+        &self,
+        si: StorageIndex,
+        shnum: u16,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        if let Ok(mut a) = self.faults.mutable_advisories.lock() {
+            a.push((shnum, reason.to_string()));
+        }
+        self.inner.advise_corrupt_mutable(si, shnum, reason).await
     }
     async fn mutable_test_and_write(
         &self,

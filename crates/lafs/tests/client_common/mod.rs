@@ -168,6 +168,12 @@ pub fn tahoe(v: &Path) -> Command {
     c
 }
 
+/// Start `lafs run` on a client node with a loopback web port; wait for
+/// node.url and the port.
+pub fn start_client_node(dir: &Path, servers: &Path) -> Kill {
+    start_web_client(dir, servers, "tcp:0:interface=127.0.0.1")
+}
+
 pub fn web(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(300)))?;
