@@ -44,7 +44,10 @@ pub mod encode;
 pub mod layout;
 mod set_order;
 
-pub use decode::{decode, verify_share, BadShare, DecodeError, Decoded, ShareError, VerifiedShare};
+pub use decode::{
+    decode, verify_share, verify_share_trees, BadShare, DecodeError, Decoded, ShareError,
+    VerifiedShare, VerifiedTrees,
+};
 pub use encode::convergent_geometry;
 pub use encode::{encode_cap, encode_shares, ChkEncoder, EncodedFile};
 pub use layout::{ChkShare, LayoutError, LayoutVersion, Offsets, ShareHeader};

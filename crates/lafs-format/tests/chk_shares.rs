@@ -7,8 +7,8 @@
 use lafs_format::base32;
 use lafs_format::cap::{Cap, ChkReadCap, FileCap};
 use lafs_format::chk::{
-    decode, encode_cap, encode_shares, verify_share, ChkShare, DecodeError, EncodingParams,
-    LayoutVersion, ShareError, ShareHeader,
+    decode, encode_cap, encode_shares, verify_share, verify_share_trees, ChkShare, DecodeError,
+    EncodingParams, LayoutVersion, ShareError, ShareHeader,
 };
 use lafs_format::keys::ConvergenceSecret;
 use proptest::prelude::*;
@@ -308,6 +308,68 @@ proptest! {
         s.truncate(cut % (s.len() + 1));
         let _ = ChkShare::parse(&s).map(|p| p.infer_shnum(4));
         prop_assert!(verify_share(&file.cap.verifier(), 0, &s).is_err() || s == shares[0]);
+    }
+}
+
+/// Verification from the parts (header, then the trees, then each block by
+/// its hash), as the streaming verifier does it: `Ok` exactly when
+/// `verify_share` is.
+fn verify_by_parts(v: &lafs_format::cap::ChkVerifyCap, shnum: u16, share: &[u8]) -> bool {
+    let Ok(h) = ShareHeader::parse(share) else {
+        return false;
+    };
+    let o = h.offsets;
+    let (Some(head), Some(tail)) = (
+        share.get(..o.data as usize),
+        share.get(o.plaintext_hash_tree as usize..),
+    ) else {
+        return false;
+    };
+    let Ok(parts) = ChkShare::parse_parts(head, o.plaintext_hash_tree, tail) else {
+        return false;
+    };
+    let Ok(t) = verify_share_trees(v, shnum, &parts) else {
+        return false;
+    };
+    let g = t.geometry;
+    (0..g.num_segments).all(|s| {
+        let at = (o.data + s * g.block_size) as usize;
+        share
+            .get(at..at + g.block_len(s) as usize)
+            .is_some_and(|b| lafs_format::hash::block_hash(b) == t.block_hashes[s as usize])
+    })
+}
+
+#[test]
+fn verifying_by_parts_agrees_with_whole_share_verification() {
+    let data = sample(1000);
+    let secret = ConvergenceSecret::new(b"c".to_vec());
+    let (file, shares) = encode_shares(&data, &secret, &params(3, 5, 300), None).unwrap();
+    let v = file.cap.verifier();
+    for (i, share) in shares.iter().enumerate() {
+        assert!(verify_by_parts(&v, i as u16, share), "share {i}");
+        assert!(!verify_by_parts(&v, (i as u16 + 1) % 5, share));
+        for pos in 0..share.len() {
+            let mut bad = share.clone();
+            bad[pos] ^= 0x01;
+            assert_eq!(
+                verify_by_parts(&v, i as u16, &bad),
+                verify_share(&v, i as u16, &bad).is_ok(),
+                "share {i}, flip at {pos}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn parts_reader_never_panics(head in proptest::collection::vec(any::<u8>(), 0..120),
+                                 tail in proptest::collection::vec(any::<u8>(), 0..400),
+                                 at in any::<u64>(), shnum in 0u16..12) {
+        let cap = chk_cap("URI:CHK:lm2lije2iii3xi4nhiadnz4tpu:doc7ml5fvipuhmhoqkn33edag27z3waqclzxpbhpnxom6wjsagka:3:10:1000");
+        if let Ok(p) = ChkShare::parse_parts(&head, at, &tail) {
+            let _ = verify_share_trees(&cap.verifier(), shnum, &p);
+        }
     }
 }
 

@@ -7,11 +7,13 @@
 //! ```text
 //! header (0x44 bytes) ─► UEB length field ─► UEB (≤ 1 MiB)
 //!   UEB hash == cap's ─► geometry from cap + UEB ─► offsets match it
-//!   ─► whole share (its exact size, 8 MiB reads)
-//!   ─► lafs_format::chk::verify_share (blocks, block tree, chain, crypttext tree)
+//!   ─► header + everything after the blocks (trees, chain, UEB)
+//!   ─► lafs_format::chk::verify_share_trees (block tree, chain, crypttext tree)
+//!   ─► blocks in ~8 MiB reads, each hash against its verified leaf
 //! ```
 //!
-//! At most [`VERIFY_PARALLEL`] shares are in memory at once.
+//! Memory per share being verified is one read plus the trees, whatever
+//! the file's size; at most [`VERIFY_PARALLEL`] shares are verified at once.
 
 use super::{repaired, CheckAndRepairResults, CheckOptions, CheckResults, RepairError};
 use crate::download::check_offsets;
@@ -20,8 +22,10 @@ use crate::{ClientError, Grid, StorageClient};
 use futures::future::join_all;
 use futures::StreamExt;
 use lafs_format::cap::{ChkReadCap, ChkVerifyCap, FileCap};
-use lafs_format::chk::{verify_share, EncodingParams, Geometry, LayoutVersion, ShareHeader};
-use lafs_format::hash::ueb_hash;
+use lafs_format::chk::{
+    verify_share_trees, ChkShare, EncodingParams, Geometry, LayoutVersion, ShareError, ShareHeader,
+};
+use lafs_format::hash::{block_hash, ueb_hash};
 use lafs_format::keys::ct_eq;
 use lafs_format::ueb::Ueb;
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,7 +33,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Shares verified concurrently (each is held whole while it is checked).
+/// Shares verified concurrently.
 const VERIFY_PARALLEL: usize = 2;
 /// Bytes per read when fetching a whole share.
 const READ_CHUNK: u64 = 8 << 20;
@@ -129,17 +133,44 @@ async fn read_ueb<C: StorageClient>(
     Ok((header, ueb, g, at + lf + ueb_len))
 }
 
-/// Read share `shnum` whole and verify all of it against the cap.
+/// Verify all of share `shnum` against the cap without holding it whole:
+/// the header and everything after the blocks first (a few kilobytes per
+/// thousand segments), then the blocks in reads of about [`READ_CHUNK`],
+/// each checked against its verified leaf hash.
 async fn verify_one<C: StorageClient>(
     s: &GridServer<C>,
     vc: &ChkVerifyCap,
     shnum: u16,
 ) -> Result<(), Fail> {
-    let (_, _, _, total) = read_ueb(s, vc, shnum).await?;
-    let bytes = read_exact(s, vc, shnum, 0, total).await?;
-    verify_share(vc, shnum, &bytes)
-        .map(|_| ())
-        .map_err(|e| Fail::Corrupt(e.to_string()))
+    let (header, _, _, total) = read_ueb(s, vc, shnum).await?;
+    let o = header.offsets;
+    let head = read_exact(s, vc, shnum, 0, o.data).await?;
+    let tail_at = o.plaintext_hash_tree;
+    let tail = read_exact(s, vc, shnum, tail_at, total.saturating_sub(tail_at)).await?;
+    let corrupt = |e: &dyn std::fmt::Display| Fail::Corrupt(e.to_string());
+    let parts = ChkShare::parse_parts(&head, tail_at, &tail).map_err(|e| corrupt(&e))?;
+    let trees = verify_share_trees(vc, shnum, &parts).map_err(|e| corrupt(&e))?;
+    let g = trees.geometry;
+    // Whole blocks per read; every block but the last has `block_size`.
+    let per_read = (READ_CHUNK / g.block_size.max(1)).max(1);
+    let mut seg = 0u64;
+    while seg < g.num_segments {
+        let last = (seg + per_read).min(g.num_segments);
+        let from = o.data + seg * g.block_size;
+        let len = (last - 1 - seg) * g.block_size + g.block_len(last - 1);
+        let bytes = read_exact(s, vc, shnum, from, len).await?;
+        for s_ in seg..last {
+            let at = ((s_ - seg) * g.block_size) as usize;
+            let block = bytes
+                .get(at..at + g.block_len(s_) as usize)
+                .ok_or_else(|| Fail::Corrupt("share truncated".into()))?;
+            if block_hash(block) != trees.block_hashes[s_ as usize] {
+                return Err(corrupt(&ShareError::Block { segment: s_ }));
+            }
+        }
+        seg = last;
+    }
+    Ok(())
 }
 
 /// Check the file `vc` names.

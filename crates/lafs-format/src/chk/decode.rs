@@ -21,7 +21,7 @@ use super::layout::{ChkShare, LayoutError};
 use super::{Geometry, ParamsError};
 use crate::aes::AesCtr;
 use crate::cap::{ChkReadCap, ChkVerifyCap};
-use crate::hash::{block_hash, crypttext_segment_hash, tags, ueb_hash, TaggedHasher};
+use crate::hash::{block_hash, crypttext_segment_hash, tags, ueb_hash, Hash, TaggedHasher};
 use crate::hashtree::{internal_node, tree_len, HashTree, HashTreeError, PartialHashTree};
 use crate::keys::ct_eq;
 use crate::ueb::{CodecParams, Ueb, UebError};
@@ -193,14 +193,34 @@ pub fn verify_share<'a>(
         return Err(ShareError::BlockTreeNode(i));
     }
 
+    check_chain_and_crypttext(cap, shnum, &share, &ueb, tree.root(), need)?;
+    Ok(VerifiedShare {
+        shnum,
+        share,
+        ueb,
+        geometry: g,
+    })
+}
+
+/// Steps 2 and 4: the block tree's root is leaf `shnum` of the share
+/// tree the UEB commits to, and the crypttext tree is consistent under
+/// the UEB's root.
+fn check_chain_and_crypttext(
+    cap: &ChkVerifyCap,
+    shnum: u16,
+    share: &ChkShare<'_>,
+    ueb: &Ueb,
+    block_root: Hash,
+    need: usize,
+) -> Result<(), ShareError> {
     // 2. Share hash chain: block-tree root is leaf `shnum` under share_root.
     let chain = share.share_hash_map();
     let mut st = PartialHashTree::new(usize::from(cap.total), ueb.share_root_hash);
     let leaf = st.leaf_index(usize::from(shnum));
-    if chain.get(&leaf).is_some_and(|h| *h != tree.root()) {
+    if chain.get(&leaf).is_some_and(|h| *h != block_root) {
         return Err(ShareError::ShareChain(HashTreeError::Mismatch(leaf)));
     }
-    st.verify_leaf(usize::from(shnum), tree.root(), &chain)
+    st.verify_leaf(usize::from(shnum), block_root, &chain)
         .map_err(ShareError::ShareChain)?;
     // Like Tahoe's `set_hashes`, refuse a chain carrying any hash that does
     // not belong to the proven path (a corrupted index, a stray entry).
@@ -223,11 +243,72 @@ pub fn verify_share<'a>(
     {
         return Err(ShareError::CrypttextTreeNode(i));
     }
-    Ok(VerifiedShare {
-        shnum,
-        share,
+    Ok(())
+}
+
+/// What a streaming verifier needs to check the blocks one at a time.
+#[derive(Debug, Clone)]
+pub struct VerifiedTrees {
+    /// The verified UEB.
+    pub ueb: Ueb,
+    /// The file's geometry (from the cap and UEB).
+    pub geometry: Geometry,
+    /// Block `s`'s hash must equal `block_hashes[s]`.
+    pub block_hashes: Vec<Hash>,
+}
+
+/// Verify everything about share `shnum` except its blocks, from a share
+/// parsed without them ([`ChkShare::parse_parts`]): the UEB against the
+/// cap, the block hash tree's shape and internal consistency, its root in
+/// the share hash chain, and the crypttext tree. A block then verifies by
+/// its hash alone. Together with those block checks this accepts exactly
+/// the shares [`verify_share`] accepts.
+pub fn verify_share_trees(
+    cap: &ChkVerifyCap,
+    shnum: u16,
+    share: &ChkShare<'_>,
+) -> Result<VerifiedTrees, ShareError> {
+    if shnum >= cap.total {
+        return Err(ShareError::ShareNumber {
+            shnum,
+            total: cap.total,
+        });
+    }
+    if !ct_eq(&ueb_hash(share.ueb), &cap.ueb_hash) {
+        return Err(ShareError::UebHash);
+    }
+    let ueb = Ueb::parse(share.ueb)?;
+    let g = check_ueb(cap, &ueb)?;
+    let o = share.header.offsets;
+    let area = o.plaintext_hash_tree.saturating_sub(o.data);
+    if area < g.share_size {
+        return Err(ShareError::ShortData {
+            need: g.share_size,
+            have: area,
+        });
+    }
+    let nseg = usize::try_from(g.num_segments).map_err(|_| ShareError::ShortData {
+        need: g.share_size,
+        have: area,
+    })?;
+    let need = tree_len(nseg);
+    if share.block_hash_tree.len() != need {
+        return Err(ShareError::BlockTreeShape {
+            need,
+            have: share.block_hash_tree.len(),
+        });
+    }
+    let first_leaf = need / 2;
+    let leaves = &share.block_hash_tree[first_leaf..first_leaf + nseg];
+    let tree = HashTree::new(leaves);
+    if let Some(i) = (0..need).find(|&i| tree.nodes()[i] != share.block_hash_tree[i]) {
+        return Err(ShareError::BlockTreeNode(i));
+    }
+    check_chain_and_crypttext(cap, shnum, share, &ueb, tree.root(), need)?;
+    Ok(VerifiedTrees {
         ueb,
         geometry: g,
+        block_hashes: leaves.to_vec(),
     })
 }
 

@@ -361,7 +361,7 @@ impl std::fmt::Debug for ChkShare<'_> {
 
 fn section(b: &[u8], from: u64, to: u64) -> Result<&[u8], LayoutError> {
     let have = b.len() as u64;
-    if to > have {
+    if to > have || from > to {
         return Err(LayoutError::Truncated { need: to, have });
     }
     // from ≤ to ≤ len, so both fit in usize.
@@ -387,16 +387,56 @@ impl<'a> ChkShare<'a> {
         let header = ShareHeader::parse(b)?;
         let o = header.offsets;
         let data = section(b, o.data, o.plaintext_hash_tree)?;
-        let plaintext_hash_area = section(b, o.plaintext_hash_tree, o.crypttext_hash_tree)?;
+        Self::parse_sections(header, data, b.len() as u64, |from, to| {
+            section(b, from, to)
+        })
+    }
+
+    /// Parse a share from everything but its blocks: `head` holds bytes
+    /// `[0, data)` (the header), `tail` the bytes from `tail_at` (the
+    /// plaintext hash area, `offsets.plaintext_hash_tree`) to the end. The
+    /// result's `data` is empty. A verifier reads these few kilobytes
+    /// first and then streams the blocks, instead of holding a share
+    /// whole (a third of the file for 3-of-N).
+    pub fn parse_parts(
+        head: &'a [u8],
+        tail_at: u64,
+        tail: &'a [u8],
+    ) -> Result<ChkShare<'a>, LayoutError> {
+        let header = ShareHeader::parse(head)?;
+        if tail_at != header.offsets.plaintext_hash_tree {
+            return Err(LayoutError::Truncated {
+                need: header.offsets.plaintext_hash_tree,
+                have: tail_at,
+            });
+        }
+        let end = tail_at.saturating_add(tail.len() as u64);
+        Self::parse_sections(header, &[], end, |from, to| {
+            // Every section after the blocks starts at or after `tail_at`.
+            let from = from.checked_sub(tail_at).ok_or(LayoutError::Truncated {
+                need: tail_at,
+                have: from,
+            })?;
+            section(tail, from, to.saturating_sub(tail_at))
+        })
+    }
+
+    /// The sections after the blocks, read through `get(from, to)`; `len`
+    /// is the share's total length.
+    fn parse_sections(
+        header: ShareHeader,
+        data: &'a [u8],
+        len: u64,
+        get: impl Fn(u64, u64) -> Result<&'a [u8], LayoutError>,
+    ) -> Result<ChkShare<'a>, LayoutError> {
+        let o = header.offsets;
+        let plaintext_hash_area = get(o.plaintext_hash_tree, o.crypttext_hash_tree)?;
         let crypttext_hash_tree = hashes(
-            section(b, o.crypttext_hash_tree, o.block_hashes)?,
+            get(o.crypttext_hash_tree, o.block_hashes)?,
             "crypttext hash tree",
         )?;
-        let block_hash_tree = hashes(
-            section(b, o.block_hashes, o.share_hashes)?,
-            "block hash tree",
-        )?;
-        let chain = section(b, o.share_hashes, o.uri_extension)?;
+        let block_hash_tree = hashes(get(o.block_hashes, o.share_hashes)?, "block hash tree")?;
+        let chain = get(o.share_hashes, o.uri_extension)?;
         if !chain.len().is_multiple_of(CHAIN_RECORD_LEN) {
             return Err(LayoutError::PartialRecord("share hash chain"));
         }
@@ -409,7 +449,7 @@ impl<'a> ChkShare<'a> {
             })
             .collect();
         let lf = header.version.ueb_length_field_len() as u64;
-        let len_field = section(b, o.uri_extension, o.uri_extension.saturating_add(lf))?;
+        let len_field = get(o.uri_extension, o.uri_extension.saturating_add(lf))?;
         let ueb_len = match header.version {
             LayoutVersion::V1 => be_u32(len_field, 0),
             LayoutVersion::V2 => be_u64(len_field, 0),
@@ -419,10 +459,10 @@ impl<'a> ChkShare<'a> {
             .checked_add(ueb_len)
             .ok_or(LayoutError::Truncated {
                 need: u64::MAX,
-                have: b.len() as u64,
+                have: len,
             })?;
-        let ueb = section(b, ueb_start, ueb_end)?;
-        let trailing = &b[ueb_end as usize..];
+        let ueb = get(ueb_start, ueb_end)?;
+        let trailing = get(ueb_end, len)?;
         Ok(ChkShare {
             header,
             data,
