@@ -169,24 +169,10 @@ fn parse_content_range(v: &HeaderValue) -> Option<(u64, u64)> {
     (a <= b).then_some((a, b))
 }
 
-async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Fail>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    match Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Fail::Status(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body too large",
-        )),
-        Err(_) => Err(Fail::Status(StatusCode::BAD_REQUEST, "body read failed")),
-    }
-}
-
-/// A PATCH body as the frames it arrived in: the storage engine writes
-/// them with one `pwritev` instead of gathering them into a copy.
-async fn read_chunks<B>(body: B, limit: usize) -> Result<WriteData, Fail>
+/// A request body as the frames it arrived in, at most `limit` bytes:
+/// share data goes to the store that way (one `pwritev`, no gather copy);
+/// the small CBOR bodies are gathered where they are parsed.
+async fn read_body<B>(body: B, limit: usize) -> Result<WriteData, Fail>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -313,14 +299,7 @@ impl HttpStorage {
             )?),
             _ => None,
         };
-        // Share data stays in its frames; every other body is small CBOR.
-        let (body, share_data) = match ep {
-            E::WriteShare(..) => (Bytes::new(), read_chunks(body, MAX_PATCH_BODY).await?),
-            _ => (
-                read_body(body, body_limit(&ep)).await?,
-                WriteData::default(),
-            ),
-        };
+        let body = read_body(body, body_limit(&ep)).await?;
         let upload = || UploadSecret::new(secrets.upload.clone().unwrap_or_default());
         let renew = || {
             secrets
@@ -354,7 +333,7 @@ impl HttpStorage {
                 Ok(text(StatusCode::NO_CONTENT, ""))
             }
             E::Allocate(si) => {
-                let req = wire::AllocateRequest::from_cbor(&body)?;
+                let req = wire::AllocateRequest::from_cbor(&body.to_bytes())?;
                 let a = e
                     .allocate_buckets(
                         si,
@@ -376,15 +355,13 @@ impl HttpStorage {
             }
             E::WriteShare(si, n) => {
                 let (first, last) = content_range.unwrap_or((0, 0));
-                if last - first + 1 != share_data.len() as u64 {
+                if last - first + 1 != body.len() as u64 {
                     return Err(Fail::Status(
                         StatusCode::RANGE_NOT_SATISFIABLE,
                         "Content-Range does not match the body",
                     ));
                 }
-                let p = e
-                    .write_immutable(si, n, &upload(), first, share_data)
-                    .await?;
+                let p = e.write_immutable(si, n, &upload(), first, body).await?;
                 let status = if p.complete {
                     StatusCode::CREATED
                 } else {
@@ -411,12 +388,12 @@ impl HttpStorage {
             }
             E::ReadShare(ns, si, n) => self.read_share(ns, si, n, h).await,
             E::AdviseCorrupt(ns, si, n) => {
-                let req = wire::AdviseCorruptRequest::from_cbor(&body)?;
+                let req = wire::AdviseCorruptRequest::from_cbor(&body.to_bytes())?;
                 e.advise_corrupt(kind(ns), si, n, &req.reason).await?;
                 Ok(text(StatusCode::OK, ""))
             }
             E::ReadTestWrite(si) => {
-                let req = wire::ReadTestWriteRequest::from_cbor(&body)?;
+                let req = wire::ReadTestWriteRequest::from_cbor(&body.to_bytes())?;
                 let we = secrets
                     .write_enabler
                     .clone()
