@@ -135,14 +135,13 @@ const WARM_UP_MIN: u64 = 8 << 20;
 /// Upload from a seekable reader (read twice: key pass, then encoding).
 pub async fn upload<C, R>(
     grid: &Grid<C>,
-    reader: R,
+    mut reader: R,
     opts: &UploadOptions,
 ) -> Result<UploadResult, UploadError>
 where
     C: StorageClient,
     R: Read + Seek + Send + 'static,
 {
-    let mut reader = reader;
     let size = reader.seek(SeekFrom::End(0))?;
     if size >= WARM_UP_MIN && matches!(opts.key, KeyMode::Convergent(_)) {
         // The convergence pass reads the whole file before the storage

@@ -687,7 +687,6 @@ fn remove_share(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// A full disk is `NoSpace`, not a generic I/O error.
 /// Write `chunks` back to back at `offset` with `pwritev`, so that a
 /// request body's frames reach the page cache without being gathered
 /// into one buffer first.
@@ -708,6 +707,7 @@ fn write_chunks_at(f: &File, chunks: &[bytes::Bytes], mut offset: u64) -> io::Re
     Ok(())
 }
 
+/// A full disk is `NoSpace`, not a generic I/O error.
 fn map_enospc(e: io::Error) -> StorageError {
     if e.raw_os_error() == Some(28) || e.kind() == io::ErrorKind::StorageFull {
         StorageError::NoSpace
