@@ -7,7 +7,7 @@
 //! ```text
 //! header (0x44 bytes) ─► UEB length field ─► UEB (≤ 1 MiB)
 //!   UEB hash == cap's ─► geometry from cap + UEB ─► offsets match it
-//!   ─► header + everything after the blocks (trees, chain, UEB)
+//!   ─► everything after the blocks (trees, chain, UEB)
 //!   ─► lafs_format::chk::verify_share_trees (block tree, chain, crypttext tree)
 //!   ─► blocks in ~8 MiB reads, each hash against its verified leaf
 //! ```
@@ -144,11 +144,10 @@ async fn verify_one<C: StorageClient>(
 ) -> Result<(), Fail> {
     let (header, _, _, total) = read_ueb(s, vc, shnum).await?;
     let o = header.offsets;
-    let head = read_exact(s, vc, shnum, 0, o.data).await?;
     let tail_at = o.plaintext_hash_tree;
     let tail = read_exact(s, vc, shnum, tail_at, total.saturating_sub(tail_at)).await?;
     let corrupt = |e: &dyn std::fmt::Display| Fail::Corrupt(e.to_string());
-    let parts = ChkShare::parse_parts(&head, tail_at, &tail).map_err(|e| corrupt(&e))?;
+    let parts = ChkShare::parse_parts(header, &tail).map_err(|e| corrupt(&e))?;
     let trees = verify_share_trees(vc, shnum, &parts).map_err(|e| corrupt(&e))?;
     let g = trees.geometry;
     // Whole blocks per read; every block but the last has `block_size`.
@@ -326,22 +325,14 @@ pub(super) async fn check_and_repair<C: StorageClient>(
         FileCap::ChkRead(_) => Err(RepairError::Unrecoverable),
         _ => Err(RepairError::NeedsReadCap),
     };
-    let post = match &outcome {
-        Ok(()) => Some(
-            check(
-                grid,
-                &vc,
-                CheckOptions {
-                    add_lease: false,
-                    ..opts
-                },
-            )
-            .await
-            .results,
-        ),
-        Err(_) => None,
+    let post_opts = CheckOptions {
+        add_lease: false,
+        ..opts
     };
-    repaired(pre.results, post, outcome)
+    repaired(pre.results, outcome, async {
+        check(grid, &vc, post_opts).await.results
+    })
+    .await
 }
 
 /// Download (verified) to a temporary file, re-encode under the cap's key

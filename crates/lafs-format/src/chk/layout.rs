@@ -392,24 +392,14 @@ impl<'a> ChkShare<'a> {
         })
     }
 
-    /// Parse a share from everything but its blocks: `head` holds bytes
-    /// `[0, data)` (the header), `tail` the bytes from `tail_at` (the
-    /// plaintext hash area, `offsets.plaintext_hash_tree`) to the end. The
-    /// result's `data` is empty. A verifier reads these few kilobytes
-    /// first and then streams the blocks, instead of holding a share
-    /// whole (a third of the file for 3-of-N).
-    pub fn parse_parts(
-        head: &'a [u8],
-        tail_at: u64,
-        tail: &'a [u8],
-    ) -> Result<ChkShare<'a>, LayoutError> {
-        let header = ShareHeader::parse(head)?;
-        if tail_at != header.offsets.plaintext_hash_tree {
-            return Err(LayoutError::Truncated {
-                need: header.offsets.plaintext_hash_tree,
-                have: tail_at,
-            });
-        }
+    /// Parse a share from everything but its blocks: its parsed `header`
+    /// and `tail`, the bytes from the plaintext hash area
+    /// (`offsets.plaintext_hash_tree`) to the end. The result's `data` is
+    /// empty. A verifier reads these few kilobytes first and then streams
+    /// the blocks, instead of holding a share whole (a third of the file
+    /// for 3-of-N).
+    pub fn parse_parts(header: ShareHeader, tail: &'a [u8]) -> Result<ChkShare<'a>, LayoutError> {
+        let tail_at = header.offsets.plaintext_hash_tree;
         let end = tail_at.saturating_add(tail.len() as u64);
         Self::parse_sections(header, &[], end, |from, to| {
             // Every section after the blocks starts at or after `tail_at`.
