@@ -72,6 +72,15 @@ fn locations(given: &[String]) -> Vec<String> {
     }
 }
 
+/// The session and the objects named on the command line (the default
+/// alias when none is), resolved to caps.
+fn open(src: &ClientSource, given: &[String]) -> Result<(Session, Vec<String>, Vec<Cap>)> {
+    let s = Session::open(src)?;
+    let locs = locations(given);
+    let caps = resolve(&s, &locs)?;
+    Ok((s, locs, caps))
+}
+
 /// Resolve each location to the cap of the object it names.
 fn resolve(s: &Session, locs: &[String]) -> Result<Vec<Cap>> {
     locs.iter()
@@ -222,9 +231,7 @@ fn repair_errors(path: &str, outcome: &CheckOutcome) {
 
 /// `lafs check`.
 pub fn run_check(a: CheckArgs) -> Result<()> {
-    let s = Session::open(&a.src)?;
-    let locs = locations(&a.locations);
-    let caps = resolve(&s, &locs)?;
+    let (s, locs, caps) = open(&a.src, &a.locations)?;
     let grid = s.client.grid();
     let opts = CheckOptions {
         verify: a.verify,
@@ -246,9 +253,7 @@ pub fn run_check(a: CheckArgs) -> Result<()> {
 
 /// `lafs deep-check`.
 pub fn run_deep(a: DeepCheckArgs) -> Result<()> {
-    let s = Session::open(&a.src)?;
-    let locs = locations(&a.locations);
-    let caps = resolve(&s, &locs)?;
+    let (s, locs, caps) = open(&a.src, &a.locations)?;
     let grid = s.client.grid();
     let opts = CheckOptions {
         verify: a.verify,

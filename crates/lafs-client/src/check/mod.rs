@@ -338,15 +338,21 @@ pub async fn run<C: StorageClient>(grid: &Grid<C>, cap: &Cap, opts: CheckOptions
 }
 
 /// Assemble a pre/post pair from a repair attempt.
-fn repaired(
+/// The results of a repair attempt: after a successful repair the file is
+/// checked again with `post_check` (a failed one leaves the pre-repair
+/// results standing, and `post_check` is never run).
+async fn repaired(
     pre: CheckResults,
-    post: Option<CheckResults>,
     outcome: Result<(), RepairError>,
+    post_check: impl std::future::Future<Output = CheckResults>,
 ) -> CheckAndRepairResults {
-    let post = post.unwrap_or_else(|| pre.clone());
-    let (ok, err) = match outcome {
-        Ok(()) => (post.healthy, None),
-        Err(e) => (false, Some(e)),
+    let (post, ok, err) = match outcome {
+        Ok(()) => {
+            let post = post_check.await;
+            let ok = post.healthy;
+            (post, ok, None)
+        }
+        Err(e) => (pre.clone(), false, Some(e)),
     };
     CheckAndRepairResults {
         pre,

@@ -301,22 +301,14 @@ pub(super) async fn check_and_repair<C: StorageClient>(
         };
     }
     let outcome = repair(grid, cap, pre.map, &pre.corrupt).await;
-    let post = match &outcome {
-        Ok(()) => Some(
-            check(
-                grid,
-                cap,
-                CheckOptions {
-                    add_lease: false,
-                    ..opts
-                },
-            )
-            .await
-            .results,
-        ),
-        Err(_) => None,
+    let post_opts = CheckOptions {
+        add_lease: false,
+        ..opts
     };
-    repaired(pre.results, post, outcome)
+    repaired(pre.results, outcome, async {
+        check(grid, cap, post_opts).await.results
+    })
+    .await
 }
 
 async fn repair<C: StorageClient>(
