@@ -53,6 +53,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use endpoint::{write_node_url, BindError, BoundPort, WebPort, WebPortError};
 pub use error::WebError;
+pub use render::file_format;
 
 /// Who this node is, for `/`, `/?t=json` and `/status`.
 #[derive(Debug, Clone, Default)]

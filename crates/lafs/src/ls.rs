@@ -7,7 +7,7 @@ use crate::create_client::ClientSource;
 use crate::grid_cli::Session;
 use anyhow::Result;
 use lafs_client::{Entry, LinkCaps};
-use lafs_format::cap::{Cap, ChildCap, FileCap, MutableFormat};
+use lafs_format::cap::{Cap, ChildCap, FileCap};
 use serde_json::{json, Map, Value};
 
 /// Arguments of `lafs ls`.
@@ -59,22 +59,6 @@ pub fn python_json(v: &Value, indent: usize) -> String {
     out
 }
 
-fn format_name(f: &FileCap) -> &'static str {
-    match f {
-        FileCap::SskWrite(w) => mutable_name(w.format),
-        FileCap::SskRead(r) => mutable_name(r.format),
-        FileCap::SskVerify(v) => mutable_name(v.format),
-        _ => "CHK",
-    }
-}
-
-fn mutable_name(m: MutableFormat) -> &'static str {
-    match m {
-        MutableFormat::Sdmf => "SDMF",
-        MutableFormat::Mdmf => "MDMF",
-    }
-}
-
 /// The web API's JSON for one child (`[kind, {…}]`).
 pub fn child_json(caps: &LinkCaps, cap: &ChildCap, metadata: &Map<String, Value>) -> Value {
     let mut d = Map::new();
@@ -90,7 +74,7 @@ pub fn child_json(caps: &LinkCaps, cap: &ChildCap, metadata: &Map<String, Value>
                 },
             );
             d.insert("mutable".into(), json!(f.is_mutable()));
-            d.insert("format".into(), json!(format_name(f)));
+            d.insert("format".into(), json!(lafs_web::file_format(f)));
             "filenode"
         }
         ChildCap::Known(Cap::Dir(f)) => {
