@@ -1,10 +1,14 @@
 //! A pool of RSA-2048 keys generated ahead of need.
 //!
 //! RSA-2048 generation takes 50–500 ms of CPU; creating a mutable file or
-//! directory should not wait for it when the node is warm. The pool runs
-//! one background task that keeps up to `size` keys ready, generating each
-//! on a blocking thread (never on the async workers). Dropping the pool
-//! stops the task after its current key.
+//! directory should not wait for it when the node is warm. The pool keeps
+//! up to `size` keys ready, refilled by one background thread that runs at
+//! the lowest CPU priority (nice 19): a refill uses cycles nobody else
+//! wants, so it never slows the creates, uploads and edits that emptied
+//! the pool. A [`KeyPool::take`] that finds the pool empty generates its
+//! own key at normal priority on a blocking thread rather than wait for
+//! the background one. Dropping every clone of the pool stops the thread
+//! after its current key.
 
 use super::MutableError;
 use lafs_format::mutable::PrivateKey;
@@ -20,6 +24,10 @@ use tokio::sync::{mpsc, Mutex};
 /// as 1 here (the client facade then keeps no pool at all).
 pub const DEFAULT_SIZE: usize = 4;
 
+/// The nice value of the refill thread: the lowest priority, so that it
+/// runs on otherwise idle CPU.
+const REFILL_NICE: i32 = 19;
+
 /// Keys generated in the background. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct KeyPool {
@@ -27,25 +35,16 @@ pub struct KeyPool {
 }
 
 impl KeyPool {
-    /// Start filling a pool of `size` keys (at least 1). Must be called
-    /// inside a tokio runtime.
+    /// Start filling a pool of `size` keys (at least 1).
     pub fn new(size: usize) -> Self {
         let (tx, rx) = mpsc::channel(size.max(1));
-        tokio::spawn(async move {
-            loop {
-                // Wait for room first, so at most `size` keys (+0 in
-                // flight) exist when nobody takes any.
-                let Ok(permit) = tx.reserve().await else {
-                    break;
-                };
-                match tokio::task::spawn_blocking(PrivateKey::generate).await {
-                    Ok(Ok(key)) => permit.send(key),
-                    // Generation failing means the RNG is gone: stop, and
-                    // let `take` report the closed pool.
-                    _ => break,
-                }
-            }
-        });
+        let started = std::thread::Builder::new()
+            .name("lafs-keypool".into())
+            .spawn(move || refill(tx));
+        if let Err(e) = started {
+            // Without the thread every take generates its own key.
+            tracing::warn!("key pool: no refill thread: {e}");
+        }
         KeyPool {
             rx: Arc::new(Mutex::new(rx)),
         }
@@ -56,18 +55,66 @@ impl KeyPool {
         Self::new(DEFAULT_SIZE)
     }
 
-    /// Take a key, waiting for one if the pool is empty.
+    /// Take a key: a ready one, or (when none is ready) one generated now,
+    /// at normal priority, on a blocking thread.
     pub async fn take(&self) -> Result<PrivateKey, MutableError> {
-        self.rx
-            .lock()
+        if let Ok(key) = self.rx.lock().await.try_recv() {
+            return Ok(key);
+        }
+        tokio::task::spawn_blocking(PrivateKey::generate)
             .await
-            .recv()
-            .await
-            .ok_or(MutableError::KeyPoolClosed)
+            .map_err(|_| MutableError::KeyPoolClosed)?
+            .map_err(MutableError::from)
     }
 
     /// Keys ready right now.
     pub async fn ready(&self) -> usize {
         self.rx.lock().await.len()
+    }
+}
+
+/// The refill thread: wait for room, generate a key, hand it over; stop
+/// when the pool is dropped or generation fails (the RNG is gone; takes
+/// then report the failure themselves).
+fn refill(tx: mpsc::Sender<PrivateKey>) {
+    // Best effort: on Linux the nice value is per thread. Where it cannot
+    // be set the refill runs at normal priority, as it always used to.
+    let _ = rustix::process::setpriority_process(None, REFILL_NICE);
+    loop {
+        // Room first, so at most `size` keys exist when nobody takes any.
+        let Ok(permit) = futures::executor::block_on(tx.reserve()) else {
+            return;
+        };
+        match PrivateKey::generate() {
+            Ok(key) => permit.send(key),
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fills_in_the_background_and_takes_past_empty() {
+        let pool = KeyPool::new(2);
+        // Bounded: generation takes well under a second per key.
+        for _ in 0..600 {
+            if pool.ready().await == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(pool.ready().await, 2);
+        // Two ready keys, then one generated on demand: all distinct.
+        let keys = [
+            pool.take().await.unwrap(),
+            pool.take().await.unwrap(),
+            pool.take().await.unwrap(),
+        ];
+        let pubs: std::collections::BTreeSet<Vec<u8>> =
+            keys.iter().map(|k| k.public_key_der().to_vec()).collect();
+        assert_eq!(pubs.len(), 3);
     }
 }
