@@ -20,6 +20,7 @@ mod grid_cli;
 mod introducer;
 mod link;
 mod ls;
+mod malloc_tuning;
 mod manifest;
 mod mkdir;
 mod node;
@@ -104,6 +105,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    malloc_tuning::apply();
     let cli = Cli::parse();
     let top = cli.node_directory;
     let result = match cli.command {
