@@ -29,6 +29,18 @@
 //!   cost of rewriting the container on each change; mutable shares are
 //!   usually small (SDMF ≤ a few MB), and `max_mutable_share_size` bounds
 //!   the rest.
+//! * **Spare files.** The new copy replaces the old one with
+//!   `renameat2(RENAME_EXCHANGE)`, so the old container's inode is not
+//!   freed but moves to `incoming/tmp/`, where the next rewrite (of any
+//!   share) fills it in place. This keeps ext4 from allocating and freeing
+//!   an inode per edit, which is slow on a filesystem with many recently
+//!   freed inodes (without a journal, ext4 scans past each one). A reader
+//!   may still hold the old inode open when it is reused, so every reader
+//!   takes a shared `flock` on the share it opened and checks that the
+//!   path still names that inode (else it opens again); a writer holds an
+//!   exclusive `flock` on a spare while it fills it. A reader therefore
+//!   sees an old container whole, or the current one, never a mix.
+//!   Spares are bounded in number and size; the rest are deleted.
 //! * **Renewing** an existing lease only moves its expiration forward: a
 //!   single 4-byte `pwrite`, which a process kill cannot tear (a power cut
 //!   could at worst garble that one expiration time, never share data).
@@ -38,10 +50,10 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use lafs_format::container::immutable::{self, ImmutableHeader, ImmutableVersion, HEADER_LEN};
 use lafs_format::container::lease::ImmutableLease;
@@ -61,7 +73,16 @@ struct Paths {
     tmp: PathBuf,
     advisories: PathBuf,
     counter: AtomicU64,
+    /// Old containers' files, kept to be refilled (see "Spare files").
+    spares: Mutex<Vec<PathBuf>>,
 }
+
+/// At most this many spare files are kept.
+const MAX_SPARES: usize = 16;
+/// Larger old containers are deleted, not kept as spares.
+const MAX_SPARE_LEN: u64 = 4 << 20;
+/// Attempts to open a share whose path keeps being replaced under us.
+const OPEN_ATTEMPTS: usize = 16;
 
 /// Shares in a Tahoe-layout `storage/` directory.
 #[derive(Debug, Clone)]
@@ -148,8 +169,10 @@ impl Paths {
         self.tmp.join(format!("{si}.{shnum}.{n}"))
     }
 
-    /// Write `parts` to a fresh temporary file, `fsync` it and rename it
-    /// over `dest` (creating its directory), then `fsync` the directory.
+    /// Write a new copy of `dest` with `write` (into a spare file, or a
+    /// fresh temporary one), `fsync` it, and swap it in for `dest`
+    /// (creating its directory), then `fsync` the directory. The old
+    /// copy's file, if any, becomes a spare.
     fn replace_with(
         &self,
         si: &StorageIndex,
@@ -157,27 +180,94 @@ impl Paths {
         dest: &Path,
         write: impl FnOnce(&mut File) -> io::Result<()>,
     ) -> io::Result<()> {
-        let tmp = self.tmp(si, shnum);
+        let (tmp, mut f) = match self.take_spare() {
+            Some(spare) => spare,
+            None => {
+                let tmp = self.tmp(si, shnum);
+                let f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+                (tmp, f)
+            }
+        };
         let result = (|| {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
             write(&mut f)?;
-            f.sync_all()?;
-            drop(f);
+            // A refilled spare may have held a longer container.
+            let end = io::Seek::stream_position(&mut f)?;
+            f.set_len(end)?;
+            f.sync_data()?;
             let dir = dest
                 .parent()
                 .ok_or_else(|| io::Error::other("share path has no parent"))?;
             create_dirs(dir)?;
-            fs::rename(&tmp, dest)?;
-            sync_dir(dir)
+            let swapped = swap_in(&tmp, dest)?;
+            sync_dir(dir)?;
+            Ok(swapped)
         })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+        // Unlock only now: the old copy may become a spare at once.
+        drop(f);
+        match result {
+            Ok(true) => {
+                self.keep_spare(tmp);
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
         }
-        result
+    }
+
+    /// A spare file to refill, exclusively locked and rewound, or `None`.
+    fn take_spare(&self) -> Option<(PathBuf, File)> {
+        loop {
+            let path = self
+                .spares
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()?;
+            let Ok(f) = OpenOptions::new().write(true).open(&path) else {
+                continue;
+            };
+            // Wait for readers that opened this inode when it was a share.
+            if rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).is_err() {
+                let _ = fs::remove_file(&path);
+                continue;
+            }
+            return Some((path, f));
+        }
+    }
+
+    /// Keep `path` (an old container's file) as a spare, or delete it.
+    fn keep_spare(&self, path: PathBuf) {
+        let small = fs::metadata(&path).is_ok_and(|m| m.len() <= MAX_SPARE_LEN);
+        let mut spares = self.spares.lock().unwrap_or_else(|p| p.into_inner());
+        if small && spares.len() < MAX_SPARES {
+            spares.push(path);
+        } else {
+            drop(spares);
+            let _ = fs::remove_file(&path);
+        }
+    }
+
+    /// Open the share file at `path` for reading, shared-locked, making
+    /// sure `path` still names the file opened: a spare being refilled is
+    /// exclusively locked, and once unlocked it may be another share.
+    fn open_current(path: &Path) -> io::Result<File> {
+        for _ in 0..OPEN_ATTEMPTS {
+            let f = File::open(path)?;
+            rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared)?;
+            match fs::metadata(path) {
+                Ok(m) if m.ino() == f.metadata()?.ino() => return Ok(f),
+                Ok(_) => continue,
+                Err(e) if not_found(&e) => return Err(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other("share kept changing while being opened"))
     }
 
     fn open_share(&self, si: &StorageIndex, shnum: u16) -> Result<File, StorageError> {
-        File::open(self.share(si, shnum)).map_err(|e| {
+        Self::open_current(&self.share(si, shnum)).map_err(|e| {
             if not_found(&e) {
                 StorageError::NoSuchShare
             } else {
@@ -219,6 +309,22 @@ impl Paths {
     }
 }
 
+/// Move `new` to `dest`. If `dest` exists the two are exchanged
+/// atomically and `true` is returned: `new` then names the old file.
+fn swap_in(new: &Path, dest: &Path) -> io::Result<bool> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, new, CWD, dest, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(true),
+        // No old copy: a plain rename (which cannot replace anything).
+        Err(rustix::io::Errno::NOENT) => fs::rename(new, dest).map(|()| false),
+        // A filesystem without exchange: replace, freeing the old file.
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            fs::rename(new, dest).map(|()| false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Read up to `buf.len()` bytes from the start of `f`; returns how many.
 fn read_prefix(f: &File, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -249,6 +355,7 @@ impl DiskStore {
             advisories: storage_dir.join("corruption-advisories"),
             shares,
             counter: AtomicU64::new(0),
+            spares: Mutex::new(Vec::new()),
         };
         blocking(move || {
             create_dirs(&p.shares)?;
@@ -311,7 +418,7 @@ impl ShareStore for DiskStore {
                 let Some(shnum) = entry.file_name().to_str().and_then(parse_shnum) else {
                     continue;
                 };
-                let f = match File::open(entry.path()) {
+                let f = match Paths::open_current(&entry.path()) {
                     Ok(f) => f,
                     Err(e) if not_found(&e) => continue, // deleted meanwhile
                     Err(e) => return Err(e.into()),
@@ -787,5 +894,71 @@ mod tests {
         let mut want = vec![0u8; 5];
         want.extend(chunks.iter().flat_map(|c| c.iter().copied()));
         assert_eq!(got, want);
+    }
+    fn rewrite(p: &Paths, si: &StorageIndex, data: &[u8]) {
+        let dest = p.share(si, 0);
+        p.replace_with(si, 0, &dest, |f| f.write_all(data)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn rewrites_refill_old_files_but_never_under_a_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).await.unwrap();
+        let p = store.p.clone();
+        let (a, b) = (StorageIndex([1; 16]), StorageIndex([2; 16]));
+        rewrite(&p, &a, b"A1, the longest content");
+        rewrite(&p, &b, b"B1");
+        let first_a = fs::metadata(p.share(&a, 0)).unwrap().ino();
+        // A reader opens A's first file; A is then rewritten, and that
+        // file becomes the only spare.
+        let mut reader = Paths::open_current(&p.share(&a, 0)).unwrap();
+        rewrite(&p, &a, b"A2");
+        // Rewriting B refills the spare: it must wait for the reader.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p2 = p.clone();
+        let writer = std::thread::spawn(move || {
+            rewrite(&p2, &b, b"B2");
+            tx.send(()).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "a file a reader holds was refilled"
+        );
+        let mut seen = Vec::new();
+        reader.read_to_end(&mut seen).unwrap();
+        assert_eq!(seen, b"A1, the longest content");
+        drop(reader);
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        writer.join().unwrap();
+        // B now lives in A's first file, cut to B2's length.
+        assert_eq!(fs::metadata(p.share(&b, 0)).unwrap().ino(), first_a);
+        assert_eq!(fs::read(p.share(&b, 0)).unwrap(), b"B2");
+        assert_eq!(fs::read(p.share(&a, 0)).unwrap(), b"A2");
+        // A reader opening A now gets A's current file.
+        let mut now = Vec::new();
+        Paths::open_current(&p.share(&a, 0))
+            .unwrap()
+            .read_to_end(&mut now)
+            .unwrap();
+        assert_eq!(now, b"A2");
+    }
+
+    #[tokio::test]
+    async fn spares_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).await.unwrap();
+        let p = store.p.clone();
+        let sis: Vec<StorageIndex> = (0..40u8).map(|i| StorageIndex([i; 16])).collect();
+        for round in 0..3u8 {
+            for si in &sis {
+                rewrite(&p, si, &[round; 100]);
+            }
+        }
+        for si in &sis {
+            assert_eq!(fs::read(p.share(si, 0)).unwrap(), [2u8; 100]);
+        }
+        let spares = fs::read_dir(&p.tmp).unwrap().count();
+        assert!(spares <= MAX_SPARES, "{spares} spare files kept");
     }
 }
