@@ -93,10 +93,10 @@ fn to_usize(x: u64) -> Result<usize, EncodeError> {
 
 /// Segments at least this long hash on two threads (below it, thread
 /// start-up costs more than it saves).
-const PARALLEL_HASH_MIN: usize = 32 * 1024;
+pub(crate) const PARALLEL_HASH_MIN: usize = 32 * 1024;
 
 /// Whether a second core is there to hash on.
-fn parallel_hashing() -> bool {
+pub(crate) fn parallel_hashing() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 

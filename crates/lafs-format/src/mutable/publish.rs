@@ -219,17 +219,34 @@ pub fn encode(
             blocks[shnum].push(b);
         }
     }
-    let block_trees: Vec<HashTree> = blocks
-        .iter()
-        .map(|share_blocks| {
-            let leaves: Vec<Hash> = share_blocks
-                .iter()
-                .zip(&seg_salts)
-                .map(|(b, salt)| block_leaf_hash(params.version, salt, b))
-                .collect();
-            HashTree::new(&leaves)
+    let tree_of = |share_blocks: &Vec<Vec<u8>>| {
+        let leaves: Vec<Hash> = share_blocks
+            .iter()
+            .zip(&seg_salts)
+            .map(|(b, salt)| block_leaf_hash(params.version, salt, b))
+            .collect();
+        HashTree::new(&leaves)
+    };
+    // Hashing the blocks is most of the work: on a file of some size,
+    // half the shares' trees are built on a second thread. The trees are
+    // the same either way.
+    let block_trees: Vec<HashTree> = if plaintext.len() >= crate::chk::encode::PARALLEL_HASH_MIN
+        && crate::chk::encode::parallel_hashing()
+    {
+        let (first, rest) = blocks.split_at(n / 2);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| first.iter().map(tree_of).collect::<Vec<_>>());
+            let mine: Vec<HashTree> = rest.iter().map(tree_of).collect();
+            // A panic in pure hashing code is a bug, not input: pass it on.
+            let mut trees = other
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            trees.extend(mine);
+            trees
         })
-        .collect();
+    } else {
+        blocks.iter().map(tree_of).collect()
+    };
     let roots: Vec<Hash> = block_trees.iter().map(HashTree::root).collect();
     let share_tree = HashTree::new(&roots);
     let root = share_tree.root();
