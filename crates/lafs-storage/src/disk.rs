@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! storage/shares/<si[0:2]>/<si>/<shnum>            complete shares (v1 or v2 containers)
-//! storage/shares/incoming/<si[0:2]>/<si>/<shnum>   immutable uploads in progress
+//! storage/shares/incoming/<si>.<shnum>             immutable uploads in progress (ours)
 //! storage/shares/incoming/tmp/<si>.<shnum>.<n>     new copies being prepared (ours)
 //! storage/corruption-advisories/<time>--<si>-<shnum>
 //! storage/leases.sqlite                             lease database (ours; see leasedb)
@@ -161,8 +161,12 @@ impl Paths {
     fn share(&self, si: &StorageIndex, shnum: u16) -> PathBuf {
         self.bucket(&self.shares, si).join(shnum.to_string())
     }
+    /// Where an upload in progress is written. Flat, unlike Tahoe's
+    /// `incoming/<si[0:2]>/<si>/<shnum>`: making and removing two
+    /// directories per upload allocated and freed inodes for nothing
+    /// (incoming files are ours alone; both delete them at start).
     fn incoming(&self, si: &StorageIndex, shnum: u16) -> PathBuf {
-        self.bucket(&self.incoming, si).join(shnum.to_string())
+        self.incoming.join(format!("{si}.{shnum}"))
     }
     fn tmp(&self, si: &StorageIndex, shnum: u16) -> PathBuf {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
@@ -649,9 +653,6 @@ impl ShareStore for DiskStore {
             create_dirs(dir)?;
             fs::rename(&src, &dest)?;
             sync_dir(dir)?;
-            if let Some(d) = src.parent() {
-                remove_empty_dirs(d, 2);
-            }
             Ok(())
         })
         .await
@@ -665,9 +666,6 @@ impl ShareStore for DiskStore {
                 Ok(()) => {}
                 Err(e) if not_found(&e) => {}
                 Err(e) => return Err(e.into()),
-            }
-            if let Some(d) = path.parent() {
-                remove_empty_dirs(d, 2);
             }
             Ok(())
         })
