@@ -600,6 +600,26 @@ fn to_nodes(
     Ok(m)
 }
 
+/// A spawned task that is aborted when its handle is dropped (a download
+/// dropped by its reader stops fetching the segments it had in flight).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn decode_segment(
     cap: &ChkReadCap,
     g: &Geometry,
@@ -668,10 +688,18 @@ async fn run<C: StorageClient>(
     let first = r.start / g.segment_size;
     let last = (r.end - 1) / g.segment_size;
     let c2 = ctx.clone();
+    // Each segment is its own task, so that the segments in flight are
+    // fetched, hashed and decoded on all worker threads; polled inside
+    // this one task they verified on one core at a time (SHA-256 of every
+    // block and segment is most of a download's CPU).
     let mut segs = futures::stream::iter(first..=last)
         .map(move |s| {
             let c = c2.clone();
-            async move { (s, c.segment(s).await) }
+            let task = AbortOnDrop(tokio::spawn(async move { c.segment(s).await }));
+            async move {
+                let res = task.await.unwrap_or(Err(DownloadError::TaskFailed));
+                (s, res)
+            }
         })
         .buffered(ctx.opts.depth.max(1));
     while let Some((s, res)) = segs.next().await {
