@@ -227,7 +227,11 @@ fn write_data(path: &Path, len: u64, seed: u64) -> Result<()> {
         f.write_all(&buf[..n])?;
         left -= n as u64;
     }
-    f.flush()?;
+    // On disk before anything is timed: left dirty, a 1 GiB input was
+    // written back by the kernel about 30 s later, in the middle of
+    // whichever row was running then (it doubled the add-child row in
+    // about half the full runs).
+    f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     Ok(())
 }
 
