@@ -37,10 +37,15 @@ pub struct KeyPool {
 impl KeyPool {
     /// Start filling a pool of `size` keys (at least 1).
     pub fn new(size: usize) -> Self {
+        Self::with_nice(size, REFILL_NICE)
+    }
+
+    /// A pool whose refill thread runs at nice value `nice`.
+    fn with_nice(size: usize, nice: i32) -> Self {
         let (tx, rx) = mpsc::channel(size.max(1));
         let started = std::thread::Builder::new()
             .name("lafs-keypool".into())
-            .spawn(move || refill(tx));
+            .spawn(move || refill(tx, nice));
         if let Err(e) = started {
             // Without the thread every take generates its own key.
             tracing::warn!("key pool: no refill thread: {e}");
@@ -76,10 +81,12 @@ impl KeyPool {
 /// The refill thread: wait for room, generate a key, hand it over; stop
 /// when the pool is dropped or generation fails (the RNG is gone; takes
 /// then report the failure themselves).
-fn refill(tx: mpsc::Sender<PrivateKey>) {
+fn refill(tx: mpsc::Sender<PrivateKey>, nice: i32) {
     // Best effort: on Linux the nice value is per thread. Where it cannot
     // be set the refill runs at normal priority, as it always used to.
-    let _ = rustix::process::setpriority_process(None, REFILL_NICE);
+    if nice != 0 {
+        let _ = rustix::process::setpriority_process(None, nice);
+    }
     loop {
         // Room first, so at most `size` keys exist when nobody takes any.
         let Ok(permit) = futures::executor::block_on(tx.reserve()) else {
@@ -98,7 +105,9 @@ mod tests {
 
     #[tokio::test]
     async fn fills_in_the_background_and_takes_past_empty() {
-        let pool = KeyPool::new(2);
+        // At normal priority: at nice 19 on a machine busy with other
+        // tests the fill could take arbitrarily long.
+        let pool = KeyPool::with_nice(2, 0);
         // Bounded: generation takes well under a second per key.
         for _ in 0..600 {
             if pool.ready().await == 2 {
