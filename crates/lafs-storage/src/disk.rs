@@ -260,11 +260,8 @@ impl Paths {
         for _ in 0..OPEN_ATTEMPTS {
             let f = File::open(path)?;
             rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared)?;
-            match fs::metadata(path) {
-                Ok(m) if m.ino() == f.metadata()?.ino() => return Ok(f),
-                Ok(_) => continue,
-                Err(e) if not_found(&e) => return Err(e),
-                Err(e) => return Err(e),
+            if fs::metadata(path)?.ino() == f.metadata()?.ino() {
+                return Ok(f);
             }
         }
         Err(io::Error::other("share kept changing while being opened"))
