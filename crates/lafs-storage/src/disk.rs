@@ -316,10 +316,9 @@ fn swap_in(new: &Path, dest: &Path) -> io::Result<bool> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
     match renameat_with(CWD, new, CWD, dest, RenameFlags::EXCHANGE) {
         Ok(()) => Ok(true),
-        // No old copy: a plain rename (which cannot replace anything).
-        Err(rustix::io::Errno::NOENT) => fs::rename(new, dest).map(|()| false),
-        // A filesystem without exchange: replace, freeing the old file.
-        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+        // No old copy (NOENT), or a filesystem without exchange (INVAL,
+        // NOSYS): a plain rename, which frees the old file if any.
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
             fs::rename(new, dest).map(|()| false)
         }
         Err(e) => Err(e.into()),
@@ -890,6 +889,7 @@ mod tests {
         want.extend(chunks.iter().flat_map(|c| c.iter().copied()));
         assert_eq!(got, want);
     }
+
     fn rewrite(p: &Paths, si: &StorageIndex, data: &[u8]) {
         let dest = p.share(si, 0);
         p.replace_with(si, 0, &dest, |f| f.write_all(data)).unwrap();

@@ -68,7 +68,7 @@ impl KeyPool {
         }
         tokio::task::spawn_blocking(PrivateKey::generate)
             .await
-            .map_err(|_| MutableError::KeyPoolClosed)?
+            .map_err(|_| MutableError::TaskFailed)?
             .map_err(MutableError::from)
     }
 

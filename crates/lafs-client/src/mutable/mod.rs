@@ -164,10 +164,8 @@ pub enum MutableError {
     /// The private key in the shares does not match the cap's fingerprint.
     #[error("stored private key does not match the cap")]
     KeyMismatch,
-    /// The background key pool stopped.
-    #[error("key pool closed")]
-    KeyPoolClosed,
-    /// A blocking encode task panicked or was cancelled.
+    /// A blocking encode or key-generation task panicked or was
+    /// cancelled.
     #[error("encoder task failed")]
     TaskFailed,
 }
