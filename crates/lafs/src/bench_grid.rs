@@ -210,6 +210,43 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> Res
     Ok(())
 }
 
+/// Wait until `child` listens on its pre-picked `port` and `ready()`
+/// holds. `Ok(Some(why))` when the node lost its port: it exited (lafs
+/// does when it cannot bind), or it was ready for 15 s without listening
+/// (Tahoe runs on without its listener and writes its furl all the same).
+fn wait_listening(
+    what: &str,
+    child: &mut Child,
+    port: u16,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Result<Option<String>> {
+    let t = Instant::now();
+    let mut ready_since: Option<Instant> = None;
+    loop {
+        let is_ready = ready();
+        if is_ready && crate::loopback::listens(child.id(), port) {
+            return Ok(None);
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(format!("{what} exited ({status})")));
+        }
+        if is_ready && ready_since.is_none() {
+            ready_since = Some(Instant::now());
+        }
+        if ready_since.is_some_and(|r| r.elapsed() > Duration::from_secs(15)) {
+            return Ok(Some(format!("{what} is not listening on port {port}")));
+        }
+        if t.elapsed() > limit {
+            bail!("{what} not ready after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Attempts at starting one storage node, each on a newly picked port.
+const START_ATTEMPTS: u32 = 5;
+
 /// A file of `len` pseudo-random (incompressible, reproducible) bytes.
 fn write_data(path: &Path, len: u64, seed: u64) -> Result<()> {
     let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
@@ -250,43 +287,10 @@ impl LafsGrid {
     fn start(exe: &Path, dir: &Path, n: usize, backend: &str) -> Result<Self> {
         let mut yaml = String::from("storage:\n");
         let mut servers = Vec::new();
-        let mut ports = Vec::new();
         for i in 0..n {
-            let nd = dir.join(format!("lafs-s{i}"));
-            check(
-                Command::new(exe)
-                    .args([
-                        "create-node",
-                        "--hostname",
-                        "127.0.0.1",
-                        "--backend",
-                        backend,
-                    ])
-                    .args(["--reserved-space", "0", "--nickname", &format!("s{i}")])
-                    .arg(&nd),
-                "lafs create-node",
-            )?;
-            let ann = String::from_utf8(check(
-                Command::new(exe).args(["admin", "announcement"]).arg(&nd),
-                "lafs admin announcement",
-            )?)?;
-            ports.push(nurl_port(&ann).context("no port in the announcement")?);
+            let (server, ann) = Self::start_server(exe, dir, i, backend)?;
+            servers.push(server);
             yaml.push_str(&ann);
-            let log = std::fs::File::create(dir.join(format!("lafs-s{i}.log")))?;
-            servers.push(Proc {
-                child: Command::new(exe)
-                    .arg("run")
-                    .arg(&nd)
-                    .stdin(Stdio::null())
-                    .stdout(log.try_clone()?)
-                    .stderr(log)
-                    .spawn()?,
-            });
-        }
-        for (i, p) in ports.iter().enumerate() {
-            wait_for(&format!("lafs server {i}"), Duration::from_secs(60), || {
-                TcpStream::connect(("127.0.0.1", *p)).is_ok()
-            })?;
         }
         let servers_yaml = dir.join("lafs-servers.yaml");
         std::fs::write(&servers_yaml, yaml)?;
@@ -311,6 +315,55 @@ impl LafsGrid {
             servers,
             client_dir,
         })
+    }
+
+    /// Create and run server `i`; returns it listening, and its
+    /// servers.yaml entry.
+    fn start_server(exe: &Path, dir: &Path, i: usize, backend: &str) -> Result<(Proc, String)> {
+        let nd = dir.join(format!("lafs-s{i}"));
+        let what = format!("lafs server {i}");
+        for _ in 0..START_ATTEMPTS {
+            let _ = std::fs::remove_dir_all(&nd);
+            check(
+                Command::new(exe)
+                    .args([
+                        "create-node",
+                        "--hostname",
+                        "127.0.0.1",
+                        "--backend",
+                        backend,
+                    ])
+                    .args(["--reserved-space", "0", "--nickname", &format!("s{i}")])
+                    .arg(&nd),
+                "lafs create-node",
+            )?;
+            let ann = String::from_utf8(check(
+                Command::new(exe).args(["admin", "announcement"]).arg(&nd),
+                "lafs admin announcement",
+            )?)?;
+            let port = nurl_port(&ann).context("no port in the announcement")?;
+            let log = std::fs::File::create(dir.join(format!("lafs-s{i}.log")))?;
+            let mut server = Proc {
+                child: Command::new(exe)
+                    .arg("run")
+                    .arg(&nd)
+                    .stdin(Stdio::null())
+                    .stdout(log.try_clone()?)
+                    .stderr(log)
+                    .spawn()?,
+            };
+            match wait_listening(
+                &what,
+                &mut server.child,
+                port,
+                Duration::from_secs(60),
+                || true,
+            )? {
+                None => return Ok((server, ann)),
+                Some(why) => eprintln!("{why}; starting it again on another port"),
+            }
+        }
+        bail!("{what} could not listen in {START_ATTEMPTS} attempts")
     }
 
     fn pids(&self) -> Vec<u32> {
@@ -390,29 +443,49 @@ fn tahoe_cmd(venv: &Path, shim: &Path) -> Command {
     c
 }
 
+/// `tahoe create-node` for storage node `i` on loopback `port`.
+fn tahoe_create_storage(venv: &Path, shim: &Path, nd: &Path, i: usize, port: u16) -> Command {
+    let mut c = tahoe_cmd(venv, shim);
+    c.args(["create-node", "--nickname", &format!("py{i}")])
+        .arg(format!("--port=tcp:{port}:interface=127.0.0.1"))
+        .arg(format!("--location=tcp:127.0.0.1:{port}"))
+        .arg("--webport=none")
+        .arg(nd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+/// `tahoe run NODEDIR`, its output in `log`.
+fn tahoe_run(venv: &Path, shim: &Path, nd: &Path, log: &Path) -> Result<Proc> {
+    let log = std::fs::File::create(log)?;
+    Ok(Proc {
+        child: tahoe_cmd(venv, shim)
+            .args(["run", "--allow-stdin-close"])
+            .arg(nd)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?,
+    })
+}
+
 impl TahoeGrid {
     fn start(venv: &Path, dir: &Path, n: usize) -> Result<Self> {
         let shim = find_shim()?;
-        // Python starts slowly: create every node in parallel.
+        // Python starts slowly: create and start every node in parallel.
         let mut creators = Vec::new();
         let mut nodes = Vec::new();
         for i in 0..n {
             let nd = dir.join(format!("tahoe-s{i}"));
             let port = free_port()?;
             creators.push(Proc {
-                child: tahoe_cmd(venv, &shim)
-                    .args(["create-node", "--nickname", &format!("py{i}")])
-                    .arg(format!("--port=tcp:{port}:interface=127.0.0.1"))
-                    .arg(format!("--location=tcp:127.0.0.1:{port}"))
-                    .arg("--webport=none")
-                    .arg(&nd)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
+                child: tahoe_create_storage(venv, &shim, &nd, i, port)
                     .spawn()
                     .context("starting tahoe create-node")?,
             });
-            nodes.push(nd);
+            nodes.push((nd, port));
         }
         for mut c in creators {
             if !c.child.wait()?.success() {
@@ -420,53 +493,68 @@ impl TahoeGrid {
             }
         }
         let client_dir = dir.join("tahoe-client");
-        let web_port = free_port()?;
         check(
             tahoe_cmd(venv, &shim)
                 .args(["create-client", "--nickname", "client"])
-                .arg(format!("--webport=tcp:{web_port}:interface=127.0.0.1"))
+                .arg("--webport=tcp:0:interface=127.0.0.1")
                 .args(["--shares-needed=3", "--shares-happy=7", "--shares-total=10"])
                 .arg(&client_dir),
             "tahoe create-client",
         )?;
         let mut storage = Vec::new();
-        for (i, nd) in nodes.iter().enumerate() {
-            let log = std::fs::File::create(dir.join(format!("tahoe-s{i}.log")))?;
-            storage.push(Proc {
-                child: tahoe_cmd(venv, &shim)
-                    .args(["run", "--allow-stdin-close"])
-                    .arg(nd)
-                    .stdin(Stdio::null())
-                    .stdout(log.try_clone()?)
-                    .stderr(log)
-                    .spawn()?,
-            });
+        for (i, (nd, _)) in nodes.iter().enumerate() {
+            storage.push(tahoe_run(
+                venv,
+                &shim,
+                nd,
+                &dir.join(format!("tahoe-s{i}.log")),
+            )?);
         }
         let mut yaml = String::from("storage:\n");
-        for (i, nd) in nodes.iter().enumerate() {
+        for (i, (nd, port)) in nodes.iter().enumerate() {
+            let what = format!("Tahoe storage node {i}");
             let furl = nd.join("private/storage.furl");
-            wait_for(
-                &format!("Tahoe storage node {i}"),
+            let log = dir.join(format!("tahoe-s{i}.log"));
+            let mut port = *port;
+            let mut attempt = 1;
+            while let Some(why) = wait_listening(
+                &what,
+                &mut storage[i].child,
+                port,
                 Duration::from_secs(180),
                 || furl.exists(),
-            )?;
+            )? {
+                if attempt == START_ATTEMPTS {
+                    bail!("{what} could not listen in {START_ATTEMPTS} attempts: {why}");
+                }
+                attempt += 1;
+                eprintln!("{why}; starting it again on another port");
+                let _ = std::fs::remove_dir_all(nd);
+                port = free_port()?;
+                check(
+                    &mut tahoe_create_storage(venv, &shim, nd, i, port),
+                    "tahoe create-node",
+                )?;
+                storage[i] = tahoe_run(venv, &shim, nd, &log)?;
+            }
             yaml.push_str(&crate::admin::tahoe_announcement_yaml(nd)?);
         }
         std::fs::write(client_dir.join("private/servers.yaml"), yaml)?;
-        let log = std::fs::File::create(dir.join("tahoe-client.log"))?;
-        let client = Proc {
-            child: tahoe_cmd(venv, &shim)
-                .args(["run", "--allow-stdin-close"])
-                .arg(&client_dir)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn()?,
-        };
+        let _ = std::fs::remove_file(client_dir.join("node.url"));
+        let client = tahoe_run(venv, &shim, &client_dir, &dir.join("tahoe-client.log"))?;
+        let mut web_port = None;
+        wait_for(
+            "the Tahoe client's web port",
+            Duration::from_secs(180),
+            || {
+                web_port = crate::loopback::node_url_port(&client_dir);
+                web_port.is_some()
+            },
+        )?;
         let g = TahoeGrid {
             storage,
             client,
-            web_port,
+            web_port: web_port.context("no web port")?,
         };
         wait_for(
             "the Tahoe client's connections",
@@ -1353,6 +1441,20 @@ fn tahoe_ttfb(g: &TahoeGrid, cap: &str, size: u64) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listens_names_the_process_that_holds_the_port() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+        assert!(crate::loopback::listens(std::process::id(), port));
+        // Another process, e.g. our parent, does not hold it.
+        assert!(!crate::loopback::listens(
+            std::os::unix::process::parent_id(),
+            port
+        ));
+        drop(l);
+        assert!(!crate::loopback::listens(std::process::id(), port));
+    }
 
     #[test]
     fn own_process_accounting_reads_proc() {

@@ -19,6 +19,7 @@ mod get;
 mod grid_cli;
 mod introducer;
 mod link;
+mod loopback;
 mod ls;
 mod malloc_tuning;
 mod manifest;

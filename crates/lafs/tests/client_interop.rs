@@ -13,7 +13,8 @@
 mod client_common;
 
 use client_common::{
-    data, lafs, ok, python_storage_grid, start_grid, start_tahoe_client, tahoe, venv, web,
+    data, free_port, lafs, listens, ok, python_storage_grid, start_grid,
+    start_python_storage_node_on, start_tahoe_client, tahoe, venv, web, Kill,
 };
 use std::path::Path;
 
@@ -31,6 +32,42 @@ fn lafs_client_and_python_storage_servers_interoperate() {
     let tmp = tempfile::tempdir().unwrap();
     let (_servers, yaml) = python_storage_grid(&v, tmp.path(), 5);
     exchange(&v, tmp.path(), &yaml, 5, (3, 5, 5));
+}
+
+/// Tahoe must be told its storage port before it starts; when another
+/// process has taken that port, Tahoe runs on without listening (and
+/// writes its furl all the same). The helper every interop test uses
+/// replaces such a node with one on a new port.
+#[test]
+fn python_node_that_lost_its_port_is_started_again_on_another() {
+    let Some(v) = venv() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let thief = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = thief.local_addr().unwrap().port();
+    let mut first = Some(taken);
+    let mut pick = || first.take().unwrap_or_else(free_port);
+    let nd = tmp.path().join("py");
+    let node = Kill(start_python_storage_node_on(
+        &v,
+        &nd,
+        "py",
+        &tmp.path().join("py.log"),
+        &mut pick,
+    ));
+    let furl = std::fs::read_to_string(nd.join("private/storage.furl")).unwrap();
+    let port: u16 = furl
+        .split("@tcp:127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {furl}"));
+    assert_ne!(port, taken, "the node must have moved off the taken port");
+    assert!(listens(node.0.id(), port));
+    assert!(!listens(node.0.id(), taken));
+    assert!(
+        listens(std::process::id(), taken),
+        "the thief keeps its port"
+    );
 }
 
 /// Start a Tahoe client on `yaml`'s `nservers` servers with encoding

@@ -12,12 +12,15 @@
 
 mod client_common;
 
-use client_common::{free_port, python_announcement, root as repo_root};
+use client_common::{
+    lafs_listening, port_of, python_announcement, root as repo_root, start_python_storage_node,
+    wait_tahoe_connected,
+};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn lafs_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lafs"))
@@ -122,57 +125,47 @@ impl Grid {
         self.procs.push(Proc(child, log.to_string()));
     }
 
-    /// Create a `lafs` storage node and return its servers.yaml entry.
+    /// Create and run a `lafs` storage node; return (dir, servers.yaml
+    /// entry) once it listens. `create-node` picks a free port that another
+    /// process may take before `lafs run` binds it (`lafs run` then exits):
+    /// the node is then made again, on a new port.
     fn lafs_node(&mut self, name: &str, extra: &[&str]) -> (PathBuf, String) {
         let nd = self.dir.join(name);
-        let mut c = Command::new(lafs_bin());
-        c.arg("create-node").arg("--nickname").arg(name);
-        c.args(extra).arg(&nd);
-        run_ok(&mut c);
-        let ann = run_ok(
-            Command::new(lafs_bin())
-                .args(["admin", "announcement"])
-                .arg(&nd),
-        );
-        (nd, ann)
-    }
-
-    fn run_lafs(&mut self, nd: &Path) {
-        let mut c = Command::new(lafs_bin());
-        c.arg("run").arg(nd);
-        let log = format!("{}.log", nd.file_name().unwrap().to_string_lossy());
-        self.spawn(c, &log);
+        for _ in 0..5 {
+            let _ = std::fs::remove_dir_all(&nd);
+            let mut c = Command::new(lafs_bin());
+            c.arg("create-node").arg("--nickname").arg(name);
+            c.args(extra).arg(&nd);
+            run_ok(&mut c);
+            let ann = run_ok(
+                Command::new(lafs_bin())
+                    .args(["admin", "announcement"])
+                    .arg(&nd),
+            );
+            let mut c = Command::new(lafs_bin());
+            c.arg("run").arg(&nd);
+            self.spawn(c, &format!("{name}.log"));
+            if lafs_listening(&mut self.procs.last_mut().unwrap().0, port_of(&ann)) {
+                return (nd, ann);
+            }
+            self.procs.pop();
+        }
+        panic!("{name} could not listen in 5 attempts");
     }
 
     /// Create and start a Python storage node; return (dir, servers.yaml entry).
     fn python_node(&mut self, name: &str) -> (PathBuf, String) {
         let nd = self.dir.join(name);
-        let port = free_port();
-        let mut c = self.tahoe();
-        c.args(["create-node", "--nickname", name])
-            .arg(format!("--port=tcp:{port}:interface=127.0.0.1"))
-            .arg(format!("--location=tcp:127.0.0.1:{port}"))
-            .arg("--webport=none")
-            .arg(&nd);
-        run_ok(&mut c);
-        let mut r = self.tahoe();
-        r.args(["run", "--allow-stdin-close"]).arg(&nd);
-        self.spawn(r, &format!("{name}.log"));
-        let furl_path = nd.join("private/storage.furl");
-        wait_for(
-            Duration::from_secs(60),
-            || furl_path.exists(),
-            "storage.furl",
-        );
-        std::thread::sleep(Duration::from_millis(200));
+        let log = format!("{name}.log");
+        let child = start_python_storage_node(&self.venv, &nd, name, &self.dir.join(&log));
+        self.procs.push(Proc(child, log));
         (nd.clone(), python_announcement(&nd, name))
     }
 
     fn start_client(&mut self, k: u32, happy: u32, n: u32, servers: &[String]) {
-        self.web = free_port();
         let mut c = self.tahoe();
         c.args(["create-client", "--nickname", "client"])
-            .arg(format!("--webport=tcp:{}:interface=127.0.0.1", self.web))
+            .arg("--webport=tcp:0:interface=127.0.0.1")
             .arg(format!("--shares-needed={k}"))
             .arg(format!("--shares-happy={happy}"))
             .arg(format!("--shares-total={n}"))
@@ -187,28 +180,21 @@ impl Grid {
         std::fs::write(self.client.join("private/servers.yaml"), yaml).unwrap();
     }
 
+    /// Run the client node (its web port is picked anew each run) and
+    /// wait until it is connected to `nservers` servers.
     fn run_client(&mut self, nservers: usize) {
+        let _ = std::fs::remove_file(self.client.join("node.url"));
         let mut r = self.tahoe();
         r.args(["run", "--allow-stdin-close"]).arg(&self.client);
         self.spawn(r, "client.log");
-        let web = self.web;
-        wait_for(
-            Duration::from_secs(90),
-            || {
-                http(web, "GET", "/?t=json", b"")
-                    .ok()
-                    .and_then(|(s, b)| (s == 200).then_some(b))
-                    .is_some_and(|b| {
-                        let v: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
-                        v["servers"].as_array().is_some_and(|a| {
-                            a.iter()
-                                .filter(|s| s["connection_status"] == "connected")
-                                .count()
-                                == nservers
-                        })
-                    })
-            },
-            "client connected to every server",
+        let log = self.dir.join("client.log");
+        let child = &mut self.procs.last_mut().unwrap().0;
+        self.web = wait_tahoe_connected(
+            child,
+            &self.client,
+            &log,
+            nservers,
+            Duration::from_secs(180),
         );
     }
 
@@ -266,17 +252,6 @@ impl Grid {
         );
         out
     }
-}
-
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool, what: &str) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Minimal HTTP/1.1 to the client's web API (one request per connection).
@@ -399,8 +374,7 @@ fn python_client_on_ten_lafs_servers() {
     let mut g = Grid::new(v, "lafs10");
     let mut anns = Vec::new();
     for i in 0..10 {
-        let (nd, ann) = g.lafs_node(&format!("lafs{i}"), &[]);
-        g.run_lafs(&nd);
+        let (_, ann) = g.lafs_node(&format!("lafs{i}"), &[]);
         anns.push(ann);
     }
     g.start_client(3, 7, 10, &anns);
@@ -413,8 +387,7 @@ fn mixed_grid_five_lafs_five_python() {
     let mut g = Grid::new(v, "mixed");
     let mut anns = Vec::new();
     for i in 0..5 {
-        let (nd, ann) = g.lafs_node(&format!("lafs{i}"), &[]);
-        g.run_lafs(&nd);
+        let (_, ann) = g.lafs_node(&format!("lafs{i}"), &[]);
         anns.push(ann);
         let (_, ann) = g.python_node(&format!("py{i}"));
         anns.push(ann);
@@ -475,11 +448,10 @@ fn lafs_serves_adopted_python_storage_dir() {
         .to_string();
     let copy = g.dir.join("adopted-storage");
     copy_dir(&pydir.join("storage"), &copy);
-    let (nd, ann) = g.lafs_node(
+    let (_, ann) = g.lafs_node(
         "lafs-adopt",
         &["--tub-id", &tubid, "--storage-dir", copy.to_str().unwrap()],
     );
-    g.run_lafs(&nd);
     g.write_servers(std::slice::from_ref(&ann));
     g.run_client(1);
 

@@ -9,22 +9,9 @@
 
 mod client_common;
 
-use client_common::{lafs, ok, Kill};
+use client_common::{lafs, ok, spawn_run};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-
-fn spawn_run(nd: &Path) -> Kill {
-    Kill(
-        lafs()
-            .arg("run")
-            .arg(nd)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
 
 /// The servers a client knows (0 while `lafs admin servers` fails).
 fn known(client: &Path) -> usize {

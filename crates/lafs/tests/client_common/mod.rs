@@ -3,6 +3,10 @@
 //! port, and a minimal HTTP/1.0 caller for its web API.
 #![allow(dead_code)]
 
+#[path = "../../src/loopback.rs"]
+mod loopback;
+pub use loopback::{listens, node_url_port};
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,7 +34,7 @@ pub fn ok(cmd: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
-fn port_of(ann: &str) -> u16 {
+pub fn port_of(ann: &str) -> u16 {
     // …@127.0.0.1:PORT/swissnum#v=1
     let nurl = ann.lines().find(|l| l.contains("#v=1")).unwrap();
     let after = nurl.split("@127.0.0.1:").nth(1).unwrap();
@@ -47,7 +51,54 @@ pub fn start_grid_with(dir: &Path, n: usize, backend: &str) -> (Vec<Kill>, PathB
     let mut procs = Vec::new();
     let mut yaml = String::from("storage:\n");
     for i in 0..n {
-        let nd = dir.join(format!("s{i}"));
+        let (server, ann) = start_server(&dir.join(format!("s{i}")), backend);
+        procs.push(server);
+        yaml.push_str(&ann);
+    }
+    let servers = dir.join("servers.yaml");
+    std::fs::write(&servers, yaml).unwrap();
+    (procs, servers)
+}
+
+/// `lafs run NODEDIR`, quietly.
+pub fn spawn_run(nd: &Path) -> Kill {
+    Kill(
+        lafs()
+            .arg("run")
+            .arg(nd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Wait until `lafs run` (`child`) listens on `port`: true once it does,
+/// false if it exited first (it cannot bind a port another process took).
+pub fn lafs_listening(child: &mut Child, port: u16) -> bool {
+    let t = Instant::now();
+    loop {
+        if listens(child.id(), port) {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "lafs run did not listen on {port} in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Create and run a `lafs` storage node in `nd`; return it once it
+/// listens, with its servers.yaml entry. `create-node` picks a free port
+/// that another process may take before `lafs run` binds it (`lafs run`
+/// then exits): such a node is made again on a new port (5 attempts).
+fn start_server(nd: &Path, backend: &str) -> (Kill, String) {
+    for _ in 0..5 {
+        let _ = std::fs::remove_dir_all(nd);
         ok(lafs()
             .args([
                 "create-node",
@@ -56,30 +107,16 @@ pub fn start_grid_with(dir: &Path, n: usize, backend: &str) -> (Vec<Kill>, PathB
                 "--backend",
                 backend,
             ])
-            .arg(&nd));
-        let ann = String::from_utf8(ok(lafs().args(["admin", "announcement"]).arg(&nd))).unwrap();
+            .arg(nd));
+        let ann = String::from_utf8(ok(lafs().args(["admin", "announcement"]).arg(nd))).unwrap();
         let port = port_of(&ann);
-        yaml.push_str(&ann);
-        let child = lafs()
-            .arg("run")
-            .arg(&nd)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        procs.push(Kill(child));
-        let t = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "server {i} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        let mut child = spawn_run(nd);
+        if lafs_listening(&mut child.0, port) {
+            return (child, ann);
         }
+        eprintln!("{} could not listen on {port}; again", nd.display());
     }
-    let servers = dir.join("servers.yaml");
-    std::fs::write(&servers, yaml).unwrap();
-    (procs, servers)
+    panic!("server {} could not listen in 5 attempts", nd.display());
 }
 
 /// `lafs create-client --servers SERVERS DIR` with `[node] web.port =
@@ -209,50 +246,152 @@ pub fn data(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-/// Python 1.20 storage nodes on loopback (no web port).
-pub fn python_storage_grid(v: &Path, dir: &Path, n: usize) -> (Vec<Kill>, PathBuf) {
-    let mut procs = Vec::new();
-    let mut nodes = Vec::new();
-    for i in 0..n {
-        let nd = dir.join(format!("py{i}"));
-        let port = free_port();
+/// The last `n` lines of a log file, for failure messages.
+pub fn log_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Create and start a Python 1.20 storage node in `nd` (no web port, log
+/// in `log`); return once it listens on its port.
+///
+/// Tahoe refuses `tcp:0` for its storage port, so the port is picked free
+/// beforehand. Another process can take it before Tahoe binds; Tahoe then
+/// runs on without listening and writes its furl all the same. Such a node
+/// is replaced by a fresh one on a new port (at most 5 attempts).
+pub fn start_python_storage_node(v: &Path, nd: &Path, nick: &str, log: &Path) -> Child {
+    start_python_storage_node_on(v, nd, nick, log, &mut free_port)
+}
+
+/// [`start_python_storage_node`] with the ports to try from `pick`.
+pub fn start_python_storage_node_on(
+    v: &Path,
+    nd: &Path,
+    nick: &str,
+    log: &Path,
+    pick: &mut dyn FnMut() -> u16,
+) -> Child {
+    let mut why = String::new();
+    for attempt in 1..=5 {
+        let _ = std::fs::remove_dir_all(nd);
+        let port = pick();
         ok(tahoe(v)
-            .args(["create-node", "--nickname", &format!("py{i}")])
+            .args(["create-node", "--nickname", nick])
             .arg(format!("--port=tcp:{port}:interface=127.0.0.1"))
             .arg(format!("--location=tcp:127.0.0.1:{port}"))
             .arg("--webport=none")
-            .arg(&nd));
-        let log = std::fs::File::create(dir.join(format!("py{i}.log"))).unwrap();
-        procs.push(Kill(
-            tahoe(v)
-                .args(["run", "--allow-stdin-close"])
-                .arg(&nd)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        ));
-        nodes.push(nd);
-    }
-    let mut yaml = String::from("storage:\n");
-    for (i, nd) in nodes.iter().enumerate() {
+            .arg(nd));
+        let f = std::fs::File::create(log).unwrap();
+        let mut child = tahoe(v)
+            .args(["run", "--allow-stdin-close"])
+            .arg(nd)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap();
         let furl = nd.join("private/storage.furl");
-        let t = Instant::now();
-        while !furl.exists() {
-            assert!(
-                t.elapsed() < Duration::from_secs(120),
-                "Python storage node {i} did not start"
-            );
+        let started = Instant::now();
+        let mut furl_seen: Option<Instant> = None;
+        why = loop {
+            if listens(child.id(), port) && furl.exists() {
+                return child;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                break format!("exited ({status})");
+            }
+            if furl_seen.is_none() && furl.exists() {
+                furl_seen = Some(Instant::now());
+            }
+            // Tahoe listens within moments of writing its furl; a node
+            // that has not after 15 s lost its port.
+            if furl_seen.is_some_and(|t| t.elapsed() > Duration::from_secs(15)) {
+                break format!("furl written but not listening on port {port}");
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                break "no storage.furl after 120 s".to_string();
+            }
             std::thread::sleep(Duration::from_millis(100));
-        }
-        // storage.furl is written before the listener is up; wait for it.
-        std::thread::sleep(Duration::from_millis(200));
-        yaml.push_str(&python_announcement(nd, &format!("py{i}")));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        eprintln!(
+            "Python storage node {nick}, attempt {attempt}: {why}\n{}",
+            log_tail(log, 20)
+        );
+    }
+    panic!("Python storage node {nick} did not start: {why}");
+}
+
+/// Python 1.20 storage nodes on loopback (no web port).
+pub fn python_storage_grid(v: &Path, dir: &Path, n: usize) -> (Vec<Kill>, PathBuf) {
+    let mut procs = Vec::new();
+    let mut yaml = String::from("storage:\n");
+    for i in 0..n {
+        let nd = dir.join(format!("py{i}"));
+        let nick = format!("py{i}");
+        let log = dir.join(format!("py{i}.log"));
+        procs.push(Kill(start_python_storage_node(v, &nd, &nick, &log)));
+        yaml.push_str(&python_announcement(&nd, &nick));
     }
     let path = dir.join("servers.yaml");
     std::fs::write(&path, yaml).unwrap();
     (procs, path)
+}
+
+/// Wait (at most `limit`) until the Tahoe node `nd`, run as `child`, has
+/// written node.url and its web API reports `nservers` servers connected.
+/// Returns the web port; on failure the panic shows each server's
+/// connection status and the end of `log`.
+pub fn wait_tahoe_connected(
+    child: &mut Child,
+    nd: &Path,
+    log: &Path,
+    nservers: usize,
+    limit: Duration,
+) -> u16 {
+    let t = Instant::now();
+    let mut last = String::from("no node.url yet");
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("Tahoe node exited ({status}):\n{}", log_tail(log, 40));
+        }
+        if let Some(port) = node_url_port(nd) {
+            match web(port, "GET", "/?t=json", b"") {
+                Ok((200, b)) => {
+                    let j: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
+                    let servers = j["servers"].as_array().cloned().unwrap_or_default();
+                    let connected = servers
+                        .iter()
+                        .filter(|s| s["connection_status"] == "connected")
+                        .count();
+                    if connected == nservers {
+                        return port;
+                    }
+                    last = servers
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "{} {}",
+                                s["nickname"].as_str().unwrap_or("?"),
+                                s["connection_status"].as_str().unwrap_or("?")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                }
+                Ok((s, _)) => last = format!("web API answered {s}"),
+                Err(e) => last = format!("web API: {e}"),
+            }
+        }
+        assert!(
+            t.elapsed() < limit,
+            "Tahoe client did not connect to {nservers} servers in {limit:?}: {last}\n{}",
+            log_tail(log, 40)
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// Start a Tahoe 1.20 client node (web port on loopback) on `yaml`'s
@@ -267,48 +406,32 @@ pub fn start_tahoe_client(
     (k, happy, n): (u32, u32, u32),
 ) -> (Kill, PathBuf, u16) {
     let client = dir.join("client");
-    let port = free_port();
     ok(tahoe(v)
         .args(["create-client", "--nickname", "client"])
-        .arg(format!("--webport=tcp:{port}:interface=127.0.0.1"))
+        .arg("--webport=tcp:0:interface=127.0.0.1")
         .arg(format!("--shares-needed={k}"))
         .arg(format!("--shares-happy={happy}"))
         .arg(format!("--shares-total={n}"))
         .arg(&client));
     std::fs::copy(yaml, client.join("private/servers.yaml")).unwrap();
-    let node = Kill(
+    let log = dir.join("tahoe-client.log");
+    let f = std::fs::File::create(&log).unwrap();
+    let mut node = Kill(
         tahoe(v)
             .args(["run", "--allow-stdin-close"])
             .arg(&client)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
             .spawn()
             .unwrap(),
     );
-    let t = Instant::now();
-    loop {
-        let connected = web(port, "GET", "/?t=json", b"")
-            .ok()
-            .is_some_and(|(s, b)| {
-                let j: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
-                s == 200
-                    && j["servers"].as_array().is_some_and(|a| {
-                        a.iter()
-                            .filter(|s| s["connection_status"] == "connected")
-                            .count()
-                            == nservers
-                    })
-            });
-        if connected {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "Tahoe client did not connect"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-
+    let port = wait_tahoe_connected(
+        &mut node.0,
+        &client,
+        &log,
+        nservers,
+        Duration::from_secs(180),
+    );
     (node, client, port)
 }

@@ -1,0 +1,47 @@
+//! Finding the loopback ports of local nodes: which process listens on a
+//! port (from Linux's /proc), and the web port a node wrote to node.url.
+//! Shared by `lafs bench grid` and the integration tests (which include
+//! this file), both of which start Tahoe and lafs nodes on this machine.
+
+/// Whether process `pid` has a socket listening on 127.0.0.1:`port`, from
+/// /proc/net/tcp and /proc/PID/fd. Storage ports are picked free before a
+/// node starts (Tahoe refuses port 0), so another process can take one in
+/// between; a connect() alone would then reach that other process.
+pub fn listens(pid: u32, port: u16) -> bool {
+    let Ok(tcp) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    let local = format!("0100007F:{port:04X}");
+    let sockets: Vec<String> = tcp
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // local_address is field 1, the state field 3 (0A: LISTEN),
+            // the inode field 9.
+            (f.len() > 9 && f[1] == local && f[3] == "0A").then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    if sockets.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|e| {
+        std::fs::read_link(e.path())
+            .is_ok_and(|l| sockets.iter().any(|s| l.as_os_str() == s.as_str()))
+    })
+}
+
+/// The web port in a node's `node.url` (`http://127.0.0.1:PORT/`), once
+/// the node has written it.
+pub fn node_url_port(nd: &std::path::Path) -> Option<u16> {
+    let url = std::fs::read_to_string(nd.join("node.url")).ok()?;
+    url.trim()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()?
+        .parse()
+        .ok()
+}
