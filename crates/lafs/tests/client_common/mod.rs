@@ -295,7 +295,7 @@ pub fn start_python_storage_node_on(
         let started = Instant::now();
         let mut furl_seen: Option<Instant> = None;
         why = loop {
-            if listens(child.id(), port) && furl.exists() {
+            if furl.exists() && listens(child.id(), port) {
                 return child;
             }
             if let Ok(Some(status)) = child.try_wait() {
