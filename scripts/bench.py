@@ -328,6 +328,36 @@ def listening(port: int) -> bool:
     return False
 
 
+def listening_pid(pid: int, port: int) -> bool:
+    """True when process `pid` itself listens on 127.0.0.1:`port`. Ports
+    are picked free before a node starts (Tahoe refuses port 0), and another
+    process may take one in between: Tahoe then runs on without listening
+    and writes its furl all the same, and a connect would reach the other
+    process. /proc/net/tcp is slow to read, so only after a connect."""
+    if not port_open(port):
+        return False
+    want = f"0100007F:{port:04X}"
+    inodes = set()
+    try:
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            f = line.split()
+            if len(f) > 9 and f[1] == want and f[3] == "0A":
+                inodes.add(f"socket:[{f[9]}]")
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) in inodes:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+START_ATTEMPTS = 5
+
+
 # ---------------------------------------------------------------------------
 # One transfer and what it cost.
 
@@ -480,16 +510,26 @@ class LafsGrid:
         anns = []
         for i in range(n):
             nd = work / f"s{i}"
-            run_ok([lafs, "create-node", "--hostname", "127.0.0.1", "--nickname", f"s{i}", str(nd)])
-            anns.append(run_ok([lafs, "admin", "announcement", str(nd)]))
-            self.nodes.append(Daemon([lafs, "run", str(nd)], work / f"s{i}.log"))
+            for attempt in range(START_ATTEMPTS):
+                shutil.rmtree(nd, ignore_errors=True)
+                run_ok([lafs, "create-node", "--hostname", "127.0.0.1", "--nickname", f"s{i}",
+                        str(nd)])
+                ann = run_ok([lafs, "admin", "announcement", str(nd)])
+                port = int(ann.split("@127.0.0.1:")[1].split("/")[0])
+                d = Daemon([lafs, "run", str(nd)], work / f"s{i}.log")
+                wait_until(f"lafs node on {port}",
+                           lambda: not d.alive() or listening_pid(d.pid, port))
+                if d.alive():
+                    break
+                # `lafs run` exits when another process took its port.
+                d.stop()
+                print(f"[bench] lafs node s{i} could not listen on {port}; again", file=sys.stderr)
+            else:
+                raise RuntimeError(f"lafs node s{i} could not listen in {START_ATTEMPTS} attempts")
+            anns.append(ann)
+            self.nodes.append(d)
         yaml = work / "servers.yaml"
         yaml.write_text("storage:\n" + "".join(anns))
-        for a, d in zip(anns, self.nodes):
-            port = int(a.split("@127.0.0.1:")[1].split("/")[0])
-            wait_until(f"lafs node on {port}", lambda: port_open(port) or not d.alive())
-            if not d.alive():
-                raise RuntimeError("a lafs storage node exited at start")
         self.client = work / "client"
         run_ok([lafs, "create-client", "--needed", "3", "--happy", "7", "--total", "10",
                 "--servers", str(yaml), str(self.client)])
@@ -544,7 +584,7 @@ class TahoeGrid:
         work.mkdir(parents=True)
         dirs, ports = [work / f"py{i}" for i in range(n)], [free_port() for _ in range(n)]
         self.client = work / "client"
-        self.web_port = free_port()
+        self.web_port = 0
         # Python start-up is slow (seconds on a busy machine), so `tahoe
         # create-node` runs once, beside `create-client`; the other nodes
         # get a copy of its tahoe.cfg with their own port and nickname.
@@ -555,7 +595,7 @@ class TahoeGrid:
                                f"--location=tcp:127.0.0.1:{ports[0]}", "--webport=none",
                                str(dirs[0])), work / "create-node.log"),
             Oneshot(self.tahoe("create-client", "--nickname", "client",
-                               f"--webport=tcp:{self.web_port}:interface=127.0.0.1",
+                               "--webport=tcp:0:interface=127.0.0.1",
                                "--shares-needed=3", "--shares-happy=7", "--shares-total=10",
                                str(self.client)), work / "create-client.log"),
         ]
@@ -570,14 +610,42 @@ class TahoeGrid:
         for i, d in enumerate(dirs):
             self.nodes.append(self.run_node(d, work / f"py{i}.log"))
         yaml = "storage:\n"
-        for i, (d, p) in enumerate(zip(dirs, ports)):
-            furl = d / "private/storage.furl"
-            wait_until(f"Tahoe storage node py{i}", lambda: furl.exists() and port_open(p))
-            yaml += self.announcement(d, f"py{i}", p)
+        for i, d in enumerate(dirs):
+            for attempt in range(START_ATTEMPTS):
+                if self.node_listens(i, d, ports[i]):
+                    break
+                # It lost its port: the same node again on a new one.
+                self.nodes[i].stop()
+                print(f"[bench] Tahoe node py{i} could not listen on {ports[i]}; again",
+                      file=sys.stderr)
+                new = free_port()
+                cfg = d / "tahoe.cfg"
+                cfg.write_text(cfg.read_text().replace(f":{ports[i]}", f":{new}"))
+                ports[i] = new
+                self.nodes[i] = self.run_node(d, work / f"py{i}.log")
+            else:
+                raise RuntimeError(f"Tahoe node py{i} could not listen in {START_ATTEMPTS} attempts")
+            yaml += self.announcement(d, f"py{i}", ports[i])
         (work / "servers.yaml").write_text(yaml)
         shutil.copy(work / "servers.yaml", self.client / "private/servers.yaml")
+        (self.client / "node.url").unlink(missing_ok=True)
         self.client_node = self.run_node(self.client, work / "client.log")
+        url = self.client / "node.url"
+        wait_until("the Tahoe client's web port", url.exists)
+        self.web_port = int(url.read_text().strip().rstrip("/").rsplit(":", 1)[1])
         wait_until("the Tahoe client to connect to every server", lambda: self.connected() == n)
+
+    def node_listens(self, i: int, d: Path, port: int) -> bool:
+        """Wait for storage node `i` to write its furl and listen on `port`;
+        False when it does not (15 s after the furl) or exits."""
+        furl, node = d / "private/storage.furl", self.nodes[i]
+        wait_until(f"Tahoe storage node py{i}", lambda: furl.exists() or not node.alive())
+        deadline = time.monotonic() + 15
+        while node.alive() and time.monotonic() < deadline:
+            if listening_pid(node.pid, port):
+                return True
+            time.sleep(0.1)
+        return False
 
     def tahoe(self, *args: str) -> list[str]:
         return [str(self.venv / "bin/tahoe"), *args]
