@@ -135,16 +135,12 @@ impl Drop for Driver {
     }
 }
 
-impl Driver {
-    /// Start chromedriver and a headless Chromium with a fresh profile
-    /// under `scratch`.
-    pub fn start(chromedriver: &Path, chromium: &Path, scratch: &Path) -> Driver {
+/// chromedriver on a port picked free; it exits when another process took
+/// that port first, and is then started again on a new one (5 attempts).
+fn start_chromedriver(chromedriver: &Path) -> (Child, u16) {
+    for _ in 0..5 {
         let port = free_port();
-        let profile = scratch.join("chromium-profile");
-        let downloads = scratch.join("downloads");
-        std::fs::create_dir_all(&profile).expect("profile dir");
-        std::fs::create_dir_all(&downloads).expect("downloads dir");
-        let child = Command::new(chromedriver)
+        let mut child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -152,10 +148,13 @@ impl Driver {
             .expect("start chromedriver");
         let t = Instant::now();
         loop {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 let (st, _) = http(port, "GET", "/status", None);
                 if st == 200 {
-                    break;
+                    return (child, port);
                 }
             }
             assert!(
@@ -164,6 +163,20 @@ impl Driver {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        eprintln!("chromedriver exited at start (port {port} taken?); again");
+    }
+    panic!("chromedriver could not start in 5 attempts");
+}
+
+impl Driver {
+    /// Start chromedriver and a headless Chromium with a fresh profile
+    /// under `scratch`.
+    pub fn start(chromedriver: &Path, chromium: &Path, scratch: &Path) -> Driver {
+        let profile = scratch.join("chromium-profile");
+        let downloads = scratch.join("downloads");
+        std::fs::create_dir_all(&profile).expect("profile dir");
+        std::fs::create_dir_all(&downloads).expect("downloads dir");
+        let (child, port) = start_chromedriver(chromedriver);
         let caps = json!({
             "capabilities": { "alwaysMatch": {
                 "browserName": "chrome",
