@@ -903,6 +903,17 @@ fn idle_cores(pids: &[u32]) -> Result<f64> {
     Ok((b - a) as f64 / TICKS_PER_S / secs)
 }
 
+/// Announce a row group, after writing back every dirty page on the
+/// machine (`sync`): a compile or test run just before leaves gigabytes
+/// for the kernel to write back about 30 s later, in the middle of
+/// whichever row runs then (it tripled the add-child row of one CI smoke
+/// run). Both sides get the same quiet disk; Tahoe, which never fsyncs,
+/// also starts each group with its previous group's writes on disk.
+fn row_group(what: &str) {
+    rustix::fs::sync();
+    eprintln!("bench grid: {what}");
+}
+
 fn lafs_side(
     exe: &Path,
     g: &LafsGrid,
@@ -914,15 +925,15 @@ fn lafs_side(
 ) {
     let l = Side::Lafs;
     if plan.only_mutable {
-        eprintln!("bench grid: lafs directories and mutable files");
+        row_group("lafs directories and mutable files");
         lafs_mutable(g, plan, rows);
         return;
     }
     let pids = g.pids();
-    eprintln!("bench grid: lafs idle");
+    row_group("lafs idle");
     rows.set("idle_grid_cpu_cores", "cores", l, idle_cores(&pids));
 
-    eprintln!("bench grid: lafs put/get 100 MiB");
+    row_group("lafs put/get 100 MiB");
     let r = (|| -> Result<String> {
         let grid0 = cpu_ticks(&pids);
         let (u, cap) = g.put(exe, f100, &dir.join("lafs-put-100"))?;
@@ -958,7 +969,7 @@ fn lafs_side(
     }
 
     if plan.big {
-        eprintln!("bench grid: lafs put/get 1 GiB");
+        row_group("lafs put/get 1 GiB");
         let r = (|| -> Result<String> {
             let (u, cap) = g.put(exe, f1g, &dir.join("lafs-put-1g"))?;
             rows.set("upload_1gib_mbps", "MB/s", l, Ok(mbps(1024 * MIB, u.wall)));
@@ -982,7 +993,7 @@ fn lafs_side(
         }
     }
 
-    eprintln!("bench grid: lafs small files");
+    row_group("lafs small files");
     let n = plan.small_files;
     let v = in_process(g, |c| async move {
         let opts = UploadOptions {
@@ -1003,7 +1014,7 @@ fn lafs_side(
     });
     rows.set("small_1kib_files_per_s", "files/s", l, v);
 
-    eprintln!("bench grid: lafs directories and mutable files");
+    row_group("lafs directories and mutable files");
     lafs_mutable(g, plan, rows);
 }
 
@@ -1219,16 +1230,16 @@ const MUTABLE_ROWS: [(&str, &str); 6] = [
 fn tahoe_side(g: &TahoeGrid, dir: &Path, plan: &Plan, f100: &Path, f1g: &Path, rows: &mut Rows) {
     let t = Side::Tahoe;
     if plan.only_mutable {
-        eprintln!("bench grid: Tahoe directories and mutable files");
+        row_group("Tahoe directories and mutable files");
         tahoe_mutable(g, plan, rows);
         return;
     }
     let pids = g.pids();
     let client = g.client.pid();
-    eprintln!("bench grid: Tahoe idle");
+    row_group("Tahoe idle");
     rows.set("idle_grid_cpu_cores", "cores", t, idle_cores(&pids));
 
-    eprintln!("bench grid: Tahoe PUT/GET 100 MiB");
+    row_group("Tahoe PUT/GET 100 MiB");
     let up = |f: &Path| -> Result<(String, Duration, f64, f64)> {
         reset_hwm(client);
         let c0 = cpu_ticks(&pids);
@@ -1282,7 +1293,7 @@ fn tahoe_side(g: &TahoeGrid, dir: &Path, plan: &Plan, f100: &Path, f1g: &Path, r
         }
     }
     if plan.big {
-        eprintln!("bench grid: Tahoe PUT/GET 1 GiB");
+        row_group("Tahoe PUT/GET 1 GiB");
         match up(f1g) {
             Err(e) => rows.set("upload_1gib_mbps", "MB/s", t, Err(e)),
             Ok((cap, wall, _, rss)) => {
@@ -1301,7 +1312,7 @@ fn tahoe_side(g: &TahoeGrid, dir: &Path, plan: &Plan, f100: &Path, f1g: &Path, r
         }
     }
 
-    eprintln!("bench grid: Tahoe small files");
+    row_group("Tahoe small files");
     let n = plan.small_files;
     let v = (|| -> Result<f64> {
         let t0 = Instant::now();
@@ -1314,7 +1325,7 @@ fn tahoe_side(g: &TahoeGrid, dir: &Path, plan: &Plan, f100: &Path, f1g: &Path, r
     })();
     rows.set("small_1kib_files_per_s", "files/s", t, v);
 
-    eprintln!("bench grid: Tahoe directories and mutable files");
+    row_group("Tahoe directories and mutable files");
     let _ = dir;
     tahoe_mutable(g, plan, rows);
 }
