@@ -313,42 +313,43 @@ def port_open(port: int) -> bool:
         return False
 
 
-def listening(port: int) -> bool:
-    """True when something listens on 127.0.0.1:`port`, without connecting
-    (a connection would be the one `nc -l` accepts)."""
+def listen_sockets(port: int) -> set[str]:
+    """The `socket:[INODE]` names of the sockets listening on `port`."""
     want = f":{port:04X}"
+    found = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             for line in Path(table).read_text().splitlines()[1:]:
                 f = line.split()
-                if f[1].endswith(want) and f[3] == "0A":
-                    return True
+                if len(f) > 9 and f[1].endswith(want) and f[3] == "0A":
+                    found.add(f"socket:[{f[9]}]")
         except OSError:
             pass
-    return False
+    return found
+
+
+def listening(port: int) -> bool:
+    """True when something listens on 127.0.0.1:`port`, without connecting
+    (a connection would be the one `nc -l` accepts)."""
+    return bool(listen_sockets(port))
 
 
 def listening_pid(pid: int, port: int) -> bool:
-    """True when process `pid` itself listens on 127.0.0.1:`port`. Ports
-    are picked free before a node starts (Tahoe refuses port 0), and another
-    process may take one in between: Tahoe then runs on without listening
-    and writes its furl all the same, and a connect would reach the other
+    """True when process `pid` itself listens on `port`. Ports are picked
+    free before a node starts (Tahoe refuses port 0), and another process
+    may take one in between: Tahoe then runs on without listening and
+    writes its furl all the same, and a connect would reach the other
     process. /proc/net/tcp is slow to read, so only after a connect."""
     if not port_open(port):
         return False
-    want = f"0100007F:{port:04X}"
-    inodes = set()
+    sockets = listen_sockets(port)
     try:
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-            f = line.split()
-            if len(f) > 9 and f[1] == want and f[3] == "0A":
-                inodes.add(f"socket:[{f[9]}]")
         fds = list(Path(f"/proc/{pid}/fd").iterdir())
     except OSError:
         return False
     for fd in fds:
         try:
-            if os.readlink(fd) in inodes:
+            if os.readlink(fd) in sockets:
                 return True
         except OSError:
             pass

@@ -27,6 +27,7 @@
 //! behind, and never assert on timings (it only reports them).
 
 use crate::create_client::{load, ClientSource};
+use crate::loopback::{self, Start};
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -210,37 +211,19 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> Res
     Ok(())
 }
 
-/// Wait until `child` listens on its pre-picked `port` and `ready()`
-/// holds. `Ok(Some(why))` when the node lost its port: it exited (lafs
-/// does when it cannot bind), or it was ready for 15 s without listening
-/// (Tahoe runs on without its listener and writes its furl all the same).
+/// [`loopback::wait_listening`] for the bench: `Ok(Some(why))` when the
+/// node lost its port, an error when it timed out.
 fn wait_listening(
     what: &str,
     child: &mut Child,
     port: u16,
     limit: Duration,
-    mut ready: impl FnMut() -> bool,
+    ready: impl FnMut() -> bool,
 ) -> Result<Option<String>> {
-    let t = Instant::now();
-    let mut ready_since: Option<Instant> = None;
-    loop {
-        let is_ready = ready();
-        if is_ready && crate::loopback::listens(child.id(), port) {
-            return Ok(None);
-        }
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(format!("{what} exited ({status})")));
-        }
-        if is_ready && ready_since.is_none() {
-            ready_since = Some(Instant::now());
-        }
-        if ready_since.is_some_and(|r| r.elapsed() > Duration::from_secs(15)) {
-            return Ok(Some(format!("{what} is not listening on port {port}")));
-        }
-        if t.elapsed() > limit {
-            bail!("{what} not ready after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    match loopback::wait_listening(child, port, limit, ready)? {
+        Start::Listening => Ok(None),
+        Start::Lost(why) => Ok(Some(format!("{what}: {why}"))),
+        Start::TimedOut => bail!("{what} not ready after {limit:?}"),
     }
 }
 
@@ -547,7 +530,7 @@ impl TahoeGrid {
             "the Tahoe client's web port",
             Duration::from_secs(180),
             || {
-                web_port = crate::loopback::node_url_port(&client_dir);
+                web_port = loopback::node_url_port(&client_dir);
                 web_port.is_some()
             },
         )?;
@@ -1457,14 +1440,14 @@ mod tests {
     fn listens_names_the_process_that_holds_the_port() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-        assert!(crate::loopback::listens(std::process::id(), port));
+        assert!(loopback::listens(std::process::id(), port));
         // Another process, e.g. our parent, does not hold it.
-        assert!(!crate::loopback::listens(
+        assert!(!loopback::listens(
             std::os::unix::process::parent_id(),
             port
         ));
         drop(l);
-        assert!(!crate::loopback::listens(std::process::id(), port));
+        assert!(!loopback::listens(std::process::id(), port));
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! Shared by `lafs bench grid` and the integration tests (which include
 //! this file), both of which start Tahoe and lafs nodes on this machine.
 
+use std::process::Child;
+use std::time::{Duration, Instant};
+
 /// Whether process `pid` has a socket listening on 127.0.0.1:`port`, from
 /// /proc/net/tcp and /proc/PID/fd. Storage ports are picked free before a
 /// node starts (Tahoe refuses port 0), so another process can take one in
@@ -14,7 +17,7 @@
 /// full lets a connect time out instead; that case is looked up.)
 pub fn listens(pid: u32, port: u16) -> bool {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let timeout = std::time::Duration::from_millis(200);
+    let timeout = Duration::from_millis(200);
     if std::net::TcpStream::connect_timeout(&addr, timeout)
         .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
     {
@@ -56,4 +59,47 @@ pub fn node_url_port(nd: &std::path::Path) -> Option<u16> {
         .next()?
         .parse()
         .ok()
+}
+
+/// How a node started on a pre-picked port came up.
+pub enum Start {
+    /// Its own process listens on the port.
+    Listening,
+    /// It lost the port (the reason): it exited (`lafs run` does when it
+    /// cannot bind), or it was ready for 15 s without listening (Tahoe
+    /// runs on without its listener and writes its furl all the same).
+    Lost(String),
+    /// Neither within the time limit.
+    TimedOut,
+}
+
+/// Wait (at most `limit`) until `child` listens on its pre-picked `port`
+/// with `ready()` holding (Tahoe: its furl is written).
+pub fn wait_listening(
+    child: &mut Child,
+    port: u16,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> std::io::Result<Start> {
+    let t = Instant::now();
+    let mut ready_since: Option<Instant> = None;
+    loop {
+        let is_ready = ready();
+        if is_ready && listens(child.id(), port) {
+            return Ok(Start::Listening);
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok(Start::Lost(format!("exited ({status})")));
+        }
+        if is_ready && ready_since.is_none() {
+            ready_since = Some(Instant::now());
+        }
+        if ready_since.is_some_and(|r| r.elapsed() > Duration::from_secs(15)) {
+            return Ok(Start::Lost(format!("not listening on port {port}")));
+        }
+        if t.elapsed() > limit {
+            return Ok(Start::TimedOut);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

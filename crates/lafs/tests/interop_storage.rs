@@ -13,7 +13,7 @@
 mod client_common;
 
 use client_common::{
-    lafs_listening, port_of, python_announcement, root as repo_root, start_python_storage_node,
+    python_announcement, root as repo_root, start_lafs_storage_node, start_python_storage_node,
     wait_tahoe_connected,
 };
 use std::io::{Read, Write};
@@ -21,10 +21,6 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-fn lafs_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_lafs"))
-}
 
 /// The venv, or None (skip) outside CI when it cannot be made.
 fn venv() -> Option<PathBuf> {
@@ -131,26 +127,11 @@ impl Grid {
     /// the node is then made again, on a new port.
     fn lafs_node(&mut self, name: &str, extra: &[&str]) -> (PathBuf, String) {
         let nd = self.dir.join(name);
-        for _ in 0..5 {
-            let _ = std::fs::remove_dir_all(&nd);
-            let mut c = Command::new(lafs_bin());
-            c.arg("create-node").arg("--nickname").arg(name);
-            c.args(extra).arg(&nd);
-            run_ok(&mut c);
-            let ann = run_ok(
-                Command::new(lafs_bin())
-                    .args(["admin", "announcement"])
-                    .arg(&nd),
-            );
-            let mut c = Command::new(lafs_bin());
-            c.arg("run").arg(&nd);
-            self.spawn(c, &format!("{name}.log"));
-            if lafs_listening(&mut self.procs.last_mut().unwrap().0, port_of(&ann)) {
-                return (nd, ann);
-            }
-            self.procs.pop();
-        }
-        panic!("{name} could not listen in 5 attempts");
+        let log = format!("{name}.log");
+        let args = [&["--nickname", name][..], extra].concat();
+        let (child, ann) = start_lafs_storage_node(&nd, &args, &self.dir.join(&log));
+        self.procs.push(Proc(child, log));
+        (nd, ann)
     }
 
     /// Create and start a Python storage node; return (dir, servers.yaml entry).

@@ -5,7 +5,9 @@
 
 #[path = "../../src/loopback.rs"]
 mod loopback;
-pub use loopback::{listens, node_url_port};
+// Not every test binary that includes this module uses every helper.
+#[allow(unused_imports)]
+pub use loopback::{listens, node_url_port, wait_listening, Start};
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -51,8 +53,12 @@ pub fn start_grid_with(dir: &Path, n: usize, backend: &str) -> (Vec<Kill>, PathB
     let mut procs = Vec::new();
     let mut yaml = String::from("storage:\n");
     for i in 0..n {
-        let (server, ann) = start_server(&dir.join(format!("s{i}")), backend);
-        procs.push(server);
+        let (server, ann) = start_lafs_storage_node(
+            &dir.join(format!("s{i}")),
+            &["--hostname", "127.0.0.1", "--backend", backend],
+            &dir.join(format!("s{i}.log")),
+        );
+        procs.push(Kill(server));
         yaml.push_str(&ann);
     }
     let servers = dir.join("servers.yaml");
@@ -73,48 +79,36 @@ pub fn spawn_run(nd: &Path) -> Kill {
     )
 }
 
-/// Wait until `lafs run` (`child`) listens on `port`: true once it does,
-/// false if it exited first (it cannot bind a port another process took).
-pub fn lafs_listening(child: &mut Child, port: u16) -> bool {
-    let t = Instant::now();
-    loop {
-        if listens(child.id(), port) {
-            return true;
-        }
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "lafs run did not listen on {port} in 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Create and run a `lafs` storage node in `nd`; return it once it
-/// listens, with its servers.yaml entry. `create-node` picks a free port
-/// that another process may take before `lafs run` binds it (`lafs run`
-/// then exits): such a node is made again on a new port (5 attempts).
-fn start_server(nd: &Path, backend: &str) -> (Kill, String) {
+/// `lafs create-node ARGS NODEDIR`, then `lafs run NODEDIR` (output in
+/// `log`); return it once it listens, with its servers.yaml entry.
+/// `create-node` picks a free port that another process may take before
+/// `lafs run` binds it (`lafs run` then exits): such a node is made again
+/// on a new port (5 attempts).
+pub fn start_lafs_storage_node(nd: &Path, args: &[&str], log: &Path) -> (Child, String) {
     for _ in 0..5 {
         let _ = std::fs::remove_dir_all(nd);
-        ok(lafs()
-            .args([
-                "create-node",
-                "--hostname",
-                "127.0.0.1",
-                "--backend",
-                backend,
-            ])
-            .arg(nd));
+        ok(lafs().arg("create-node").args(args).arg(nd));
         let ann = String::from_utf8(ok(lafs().args(["admin", "announcement"]).arg(nd))).unwrap();
         let port = port_of(&ann);
-        let mut child = spawn_run(nd);
-        if lafs_listening(&mut child.0, port) {
+        let f = std::fs::File::create(log).unwrap();
+        let mut child = lafs()
+            .arg("run")
+            .arg(nd)
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap();
+        let start = wait_listening(&mut child, port, Duration::from_secs(60), || true);
+        if let Ok(Start::Listening) = start {
             return (child, ann);
         }
-        eprintln!("{} could not listen on {port}; again", nd.display());
+        let _ = child.kill();
+        let _ = child.wait();
+        match start {
+            Ok(Start::Lost(why)) => eprintln!("{}: {why}; again", nd.display()),
+            Ok(_) => panic!("lafs run did not listen on {port} in 60 s"),
+            Err(e) => panic!("waiting for lafs run: {e}"),
+        }
     }
     panic!("server {} could not listen in 5 attempts", nd.display());
 }
@@ -145,13 +139,8 @@ pub fn start_web_client(dir: &Path, servers: &Path, web_port: &str) -> Kill {
     let k = Kill(child);
     let t = Instant::now();
     loop {
-        if let Ok(url) = std::fs::read_to_string(dir.join("node.url")) {
-            let hp = url
-                .trim()
-                .trim_start_matches("http://")
-                .trim_start_matches("https://")
-                .trim_end_matches('/');
-            if std::net::TcpStream::connect(hp).is_ok() {
+        if let Some(port) = node_url_port(dir) {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return k;
             }
         }
@@ -292,27 +281,11 @@ pub fn start_python_storage_node_on(
             .spawn()
             .unwrap();
         let furl = nd.join("private/storage.furl");
-        let started = Instant::now();
-        let mut furl_seen: Option<Instant> = None;
-        why = loop {
-            if furl.exists() && listens(child.id(), port) {
-                return child;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                break format!("exited ({status})");
-            }
-            if furl_seen.is_none() && furl.exists() {
-                furl_seen = Some(Instant::now());
-            }
-            // Tahoe listens within moments of writing its furl; a node
-            // that has not after 15 s lost its port.
-            if furl_seen.is_some_and(|t| t.elapsed() > Duration::from_secs(15)) {
-                break format!("furl written but not listening on port {port}");
-            }
-            if started.elapsed() > Duration::from_secs(120) {
-                break "no storage.furl after 120 s".to_string();
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        why = match wait_listening(&mut child, port, Duration::from_secs(120), || furl.exists()) {
+            Ok(Start::Listening) => return child,
+            Ok(Start::Lost(why)) => why,
+            Ok(Start::TimedOut) => "no storage.furl after 120 s".to_string(),
+            Err(e) => e.to_string(),
         };
         let _ = child.kill();
         let _ = child.wait();
